@@ -1,0 +1,35 @@
+"""Model scaffolds: they take the student's piece and never contain a graded answer."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import nn
+
+__all__ = ["Ensemble", "count_parameters"]
+
+
+class Ensemble(nn.Module):
+    """Average the logits of several models: ``Ensemble([build() for _ in range(3)])``.
+
+    Works with ``course.save_model``/``load_model``: the builder returns
+    ``Ensemble([make() for _ in range(k)])`` with the same k.
+    """
+
+    def __init__(self, members: Iterable[nn.Module] | Callable[[], nn.Module], k: int | None = None) -> None:
+        super().__init__()
+        if callable(members) and not isinstance(members, nn.Module):
+            if not k or k < 1:
+                raise ValueError("Ensemble(build, k): k must be a positive number of members")
+            members = [members() for _ in range(k)]
+        self.members = nn.ModuleList(members)
+        if len(self.members) == 0:
+            raise ValueError("Ensemble needs at least one member")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(dim=0)  # (B, n_classes)
+
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
+    """Number of (trainable) scalar parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,191 @@
+"""Reading, validating and executing lab notebooks (used by ``course build/check``).
+
+One concern per function: load with a clear error, validate nbgrader metadata
+naming the offending cell, execute in a scratch folder and report which graded
+cells failed.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+__all__ = [
+    "NotebookError", "load_notebook", "describe_cell", "metadata_problems", "grade_cells",
+    "stamp_task_ids", "ExecutionResult", "execute_notebook", "scratch_copy",
+]
+
+_TASK = re.compile(r"^(\d+)_(\d+)")
+_GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # nbgrader's own rule: no dots
+_STUB = "raise NotImplementedError()"
+
+
+class NotebookError(ValueError):
+    """A notebook is unreadable or its nbgrader metadata is broken."""
+
+
+def load_notebook(path: str | os.PathLike) -> NotebookNode:
+    """Read a notebook, turning JSON/schema errors into one message that names the file."""
+    path = Path(path)
+    if not path.exists():
+        raise NotebookError(f"{path}: no such notebook")
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises many types for a corrupt file
+        raise NotebookError(f"{path} is not a valid notebook ({type(exc).__name__}: {exc}); "
+                            "restore it from version control or re-download it") from exc
+
+
+def describe_cell(index: int, cell: NotebookNode) -> str:
+    """'cell 12 (grade_id '3_2'): def train_epoch(...' for error messages."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    first = next((line.strip() for line in cell.get("source", "").splitlines() if line.strip()), "<empty>")
+    gid = f" (grade_id {meta['grade_id']!r})" if meta.get("grade_id") else ""
+    return f"cell {index}{gid}: {first[:60]}"
+
+
+def metadata_problems(nb: NotebookNode) -> list[str]:
+    """Every nbgrader metadata problem in a source notebook, each naming its cell."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        src = cell.get("source", "")
+        where = describe_cell(i, cell)
+        has_solution = "### BEGIN SOLUTION" in src
+        has_hidden = "### BEGIN HIDDEN TESTS" in src
+        if src.count("### BEGIN SOLUTION") != src.count("### END SOLUTION"):
+            problems.append(f"{where}: unbalanced BEGIN/END SOLUTION markers")
+        if src.count("### BEGIN HIDDEN TESTS") != src.count("### END HIDDEN TESTS"):
+            problems.append(f"{where}: unbalanced BEGIN/END HIDDEN TESTS markers")
+        if meta is None:
+            if has_solution or has_hidden:
+                problems.append(f"{where}: has solution/hidden-test markers but no nbgrader metadata, "
+                                "so they would reach students")
+            continue
+        gid = meta.get("grade_id")
+        if not gid:
+            problems.append(f"{where}: nbgrader cell without a grade_id")
+        elif not _GRADE_ID.match(gid):
+            problems.append(f"{where}: grade_id {gid!r} may only hold letters, digits, _ and - (task 3.2 is '3_2')")
+        elif gid in seen:
+            problems.append(f"{where}: duplicate grade_id {gid!r} (first used in cell {seen[gid]})")
+        else:
+            seen[gid] = i
+        if meta.get("grade"):
+            points = meta.get("points")
+            if not isinstance(points, (int, float)) or isinstance(points, bool) or points <= 0:
+                problems.append(f"{where}: graded cell needs a positive 'points' value, has {points!r}")
+        if has_solution and not meta.get("solution"):
+            problems.append(f"{where}: has BEGIN SOLUTION but is not marked as a solution cell")
+        if has_hidden and not meta.get("grade"):
+            problems.append(f"{where}: hidden tests in a cell that is not graded")
+        if meta.get("grade") and cell.cell_type == "code" and gid and not _TASK.match(gid):
+            problems.append(f"{where}: test grade_id {gid!r} should start with its task id, e.g. '3_2' for task 3.2")
+    return problems
+
+
+def grade_cells(nb: NotebookNode) -> dict[str, NotebookNode]:
+    """The graded code cells (autograder tests) by grade_id."""
+    return {
+        c.metadata.nbgrader["grade_id"]: c
+        for c in nb.cells
+        if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("grade")
+    }
+
+
+def stamp_task_ids(nb: NotebookNode) -> NotebookNode:
+    """Put the task id into each stub's NotImplementedError, as minitorch does.
+
+    nbgrader has one stub for every cell; the grade_id of the answer cell
+    ('3_2_code') tells which task a stub belongs to.
+    """
+    from nbgrader.utils import compute_checksum  # nbgrader is heavy; import on use
+
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        match = _TASK.match(meta.get("grade_id", ""))
+        if cell.cell_type != "code" or not meta.get("solution") or not match or _STUB not in cell.source:
+            continue
+        task = f"{match.group(1)}.{match.group(2)}"
+        cell.source = cell.source.replace(_STUB, f'raise NotImplementedError("Task {task}: your code here")')
+        if "checksum" in meta:
+            meta["checksum"] = compute_checksum(cell)
+    return nb
+
+
+@dataclass
+class ExecutionResult:
+    """Which cells raised, by index, with the error line; and which graded cells failed."""
+
+    errors: dict[int, str] = field(default_factory=dict)
+    failed_grades: dict[str, str] = field(default_factory=dict)
+    passed_grades: list[str] = field(default_factory=list)
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.timed_out
+
+
+@contextlib.contextmanager
+def _environ(overrides: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def execute_notebook(nb: NotebookNode, cwd: Path, *, env: Mapping[str, str] | None = None,
+                     timeout: int = 300) -> tuple[NotebookNode, ExecutionResult]:
+    """Run every cell (errors do not stop the run) in ``cwd`` with extra environment."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    result = ExecutionResult()
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(cwd)}})
+    with _environ(dict(env or {})):
+        try:
+            client.execute()
+        except (CellTimeoutError, DeadKernelError) as exc:
+            result.timed_out = True
+            result.errors[-1] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        err = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        is_graded = cell.get("metadata", {}).get("nbgrader", {}).get("grade", False)
+        if err is not None:
+            result.errors[i] = f"{err['ename']}: {err['evalue']}".strip()[:500]
+            if is_graded:
+                result.failed_grades[gid] = result.errors[i]
+        elif is_graded:
+            result.passed_grades.append(gid)
+    return nb, result
+
+
+@contextlib.contextmanager
+def scratch_copy(*folders: Path) -> Iterator[Path]:
+    """A temporary folder holding the files of ``folders`` (later ones win)."""
+    with tempfile.TemporaryDirectory(prefix="course-") as tmp:
+        for folder in folders:
+            if folder.is_dir():
+                shutil.copytree(folder, tmp, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        yield Path(tmp)

@@ -1,0 +1,192 @@
+"""The instructor pipeline: ``course build`` and ``course check``.
+
+build: validate solutions → nbgrader generate_assignment → stamp task ids into
+stubs → run each solution in fast mode, recording reference results.
+check: no drift in notebooks/ → solutions pass all tests → student notebooks
+fail every graded test (hidden tests included, as the autograder sees them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .notebooks import (NotebookError, execute_notebook, grade_cells, load_notebook, metadata_problems,
+                        scratch_copy, stamp_task_ids)
+
+__all__ = ["LABS", "PipelineError", "find_root", "lab_ids", "run_nbgrader", "generate", "build", "check",
+           "grading_env", "CheckReport"]
+
+LABS = ("lab1_linear", "lab2_backprop", "lab3_mlp_mnist", "lab4_positional_encoding", "lab5_cnn_resnet")
+
+
+class PipelineError(RuntimeError):
+    """A step of build/check/grade failed; the message says which and why."""
+
+
+def find_root(root: str | os.PathLike | None = None) -> Path:
+    """The course checkout: ``root``, ``COURSE_ROOT``, or the nearest parent with autograder/nbgrader_config.py."""
+    candidates = [Path(root)] if root else []
+    if os.environ.get("COURSE_ROOT"):
+        candidates.append(Path(os.environ["COURSE_ROOT"]))
+    if not candidates:
+        here = Path.cwd().resolve()
+        candidates += [here, *here.parents]
+    for cand in candidates:
+        if (cand / "autograder" / "nbgrader_config.py").exists():
+            return cand.resolve()
+    raise PipelineError("not inside a course checkout (no autograder/nbgrader_config.py found in "
+                        f"{', '.join(str(c) for c in candidates[:3])}...); cd into it or set COURSE_ROOT")
+
+
+def lab_ids(root: Path) -> list[str]:
+    """Labs that have a solution notebook, in course order."""
+    found = [p.name for p in (root / "solutions").iterdir() if (p / f"{p.name}.ipynb").exists()]
+    return sorted(found, key=lambda lab: (LABS.index(lab) if lab in LABS else len(LABS), lab))
+
+
+def grading_env(root: Path, **extra: str) -> dict[str, str]:
+    """Environment for running labs as the autograder does (fast mode, references)."""
+    env = {"COURSE_FAST": "1", "COURSE_GRADING": "1", "COURSE_REFERENCES": str(root / "autograder" / "references"),
+           "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
+    env.update(extra)
+    return env
+
+
+def run_nbgrader(root: Path, *args: str, env: dict[str, str] | None = None,
+                 timeout: float | None = None) -> subprocess.CompletedProcess:
+    """``cd autograder && nbgrader ARGS`` with this interpreter; raise with nbgrader's own log on failure."""
+    # nbgrader shells out to `alembic`, which lives beside this interpreter (a venv not on PATH).
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root / "autograder",
+                          env={**os.environ, "PATH": path, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        log = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise PipelineError(f"nbgrader {' '.join(args)} failed (exit {proc.returncode}):\n{log}")
+    return proc
+
+
+def _validate(root: Path, lab: str) -> None:
+    path = root / "solutions" / lab / f"{lab}.ipynb"
+    problems = metadata_problems(load_notebook(path))
+    if problems:
+        raise PipelineError(f"{path.relative_to(root)} has nbgrader metadata problems:\n  - " + "\n  - ".join(problems))
+
+
+def generate(root: Path, lab: str, release_dir: Path | None = None, db_url: str | None = None) -> Path:
+    """Generate the student notebook of ``lab`` (into notebooks/ unless ``release_dir``)."""
+    _validate(root, lab)
+    args = ["generate_assignment", lab, "--force"]
+    if release_dir is not None:
+        args.append(f"--CourseDirectory.release_directory={release_dir}")
+    env = {"COURSE_DB_URL": db_url} if db_url else None
+    run_nbgrader(root, *args, env=env)
+    out = (release_dir or root / "notebooks") / lab / f"{lab}.ipynb"
+    nb = stamp_task_ids(load_notebook(out))
+    nbformat.write(nb, out)
+    return out
+
+
+def _run_solution(root: Path, lab: str, record: Path | None = None):
+    nb = load_notebook(root / "solutions" / lab / f"{lab}.ipynb")
+    extra = {"COURSE_RECORD": str(record)} if record else {}
+    # Reference fixtures (e.g. the full-mode checkpoint a lab grades) sit beside the notebook, as a student's would.
+    with scratch_copy(root / "solutions" / lab, root / "autograder" / "references" / lab) as tmp:
+        return execute_notebook(nb, tmp, env=grading_env(root, **extra))[1]
+
+
+def build(root: Path, labs: list[str] | None = None, *, log=print) -> None:
+    """Generate student notebooks and regenerate reference results for ``labs`` (default: all)."""
+    labs = labs or lab_ids(root)
+    for lab in labs:
+        _validate(root, lab)
+    for lab in labs:
+        out = generate(root, lab)
+        log(f"build: {lab}: student notebook → {out.relative_to(root)}")
+        refs = root / "autograder" / "references"
+        refs.mkdir(parents=True, exist_ok=True)
+        record = refs / f"{lab}.json"
+        tmp = record.with_suffix(".json.tmp")
+        tmp.unlink(missing_ok=True)
+        result = _run_solution(root, lab, record=tmp)
+        if not result.ok:
+            tmp.unlink(missing_ok=True)
+            raise PipelineError(f"build: the solution of {lab} does not run cleanly in fast mode: "
+                                + "; ".join(f"cell {i}: {e}" for i, e in result.errors.items()))
+        if tmp.exists():
+            os.replace(tmp, record)
+            log(f"build: {lab}: reference results → {record.relative_to(root)} "
+                f"({len(json.loads(record.read_text()).get('results', {}))} values)")
+
+
+@dataclass
+class CheckReport:
+    problems: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _comparable(nb) -> list:
+    return [(c.cell_type, c.source, c.get("metadata", {}).get("nbgrader")) for c in nb.cells]
+
+
+def check(root: Path, labs: list[str] | None = None, *, drift: bool = True, solutions: bool = True,
+          stubs: bool = True, log=print) -> CheckReport:
+    """Drift, solutions passing, student notebooks failing: every problem found, not just the first."""
+    report = CheckReport()
+    labs = labs or lab_ids(root)
+
+    def note(ok: bool, msg: str) -> None:
+        (report.lines if ok else report.problems).append(msg)
+        log(("check: ok   " if ok else "check: FAIL ") + msg)
+
+    with tempfile.TemporaryDirectory(prefix="course-drift-") as tmp:
+        for lab in labs if drift else []:
+            try:
+                fresh = load_notebook(generate(root, lab, release_dir=Path(tmp) / "release",
+                                               db_url=f"sqlite:///{tmp}/drift.db"))
+                committed = load_notebook(root / "notebooks" / lab / f"{lab}.ipynb")
+            except (PipelineError, NotebookError) as exc:
+                note(False, f"{lab}: {exc}")
+                continue
+            changed = [i for i, (a, b) in enumerate(zip(_comparable(fresh), _comparable(committed))) if a != b]
+            if len(fresh.cells) != len(committed.cells):
+                changed.append(min(len(fresh.cells), len(committed.cells)))
+            note(not changed, f"{lab}: notebooks/ matches its solution" if not changed else
+                 f"{lab}: notebooks/{lab}/{lab}.ipynb differs from what `course build` makes "
+                 f"(first at cell {min(changed)}); run `course build` and commit")
+
+    for lab in labs if solutions else []:
+        result = _run_solution(root, lab)
+        fails = result.errors
+        note(result.ok, f"{lab}: solution runs in fast mode, {len(result.passed_grades)} graded tests pass"
+             if result.ok else f"{lab}: solution fails in fast mode: "
+             + "; ".join(f"cell {i}: {e}" for i, e in fails.items()))
+
+    for lab in labs if stubs else []:
+        source_tests = grade_cells(load_notebook(root / "solutions" / lab / f"{lab}.ipynb"))
+        student = load_notebook(root / "notebooks" / lab / f"{lab}.ipynb")
+        # As the autograder runs it: hidden tests put back into the graded cells.
+        for gid, cell in grade_cells(student).items():
+            if gid in source_tests:
+                cell.source = source_tests[gid].source
+        with scratch_copy(root / "notebooks" / lab) as tmp:
+            _, res = execute_notebook(student, tmp, env=grading_env(root))
+        passing = sorted(res.passed_grades)
+        missing = sorted(set(source_tests) - set(res.failed_grades) - set(passing))
+        note(not passing and not missing,
+             f"{lab}: untouched student notebook fails all {len(res.failed_grades)} graded tests"
+             if not passing and not missing else
+             f"{lab}: untouched student notebook passes graded tests {passing}{' and lacks ' + str(missing) if missing else ''}"
+             " — a test that passes on the stub gives free points")
+    return report

@@ -1,0 +1,478 @@
+"""Tests for course.data: where data is found, MNIST/CIFAR-10 splits, caches, batches.
+
+Real-data tests read the offline copies in ``COURSE_DATA`` (CI sets it), else in
+``../shared/data`` next to the checkout; without either they are skipped.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import stat
+import tarfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import course.data as cd
+from course.data import (
+    CIFAR10_CLASSES,
+    DataNotFoundError,
+    Splits,
+    TensorBatches,
+    cache_dir,
+    cifar10_splits,
+    data_root,
+    mnist_splits,
+)
+
+
+def _real_data() -> Path | None:
+    env = os.environ.get("COURSE_DATA")
+    if env:
+        return Path(env).expanduser().resolve()  # set but wrong should fail loudly, not skip
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return shared if shared.is_dir() else None
+
+
+REAL = _real_data()
+needs_real = pytest.mark.skipif(
+    REAL is None, reason="no offline data: set COURSE_DATA to a folder with MNIST/raw and cifar10-jpeg.tar.gz"
+)
+MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test may write caches into the checkout's data/ or ~/.cache."""
+    cache = tmp_path / "course-cache"
+    monkeypatch.setenv("COURSE_CACHE", str(cache))
+    return cache
+
+
+def _counts(y: torch.Tensor, n: int = 10) -> list[int]:
+    return torch.bincount(y, minlength=n).tolist()
+
+
+# ---------------------------------------------------------------- data_root / cache_dir
+
+
+def test_data_root_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    arg, env, cache = tmp_path / "arg", tmp_path / "env", tmp_path / "cache"
+    monkeypatch.setenv("COURSE_DATA", str(env))
+    monkeypatch.setenv("COURSE_CACHE", str(cache))
+    assert data_root(arg) == arg  # argument beats env
+    assert data_root(str(arg)) == arg
+    assert data_root() == env  # env beats default
+    monkeypatch.delenv("COURSE_DATA")
+    assert data_root() == cache  # COURSE_CACHE redirects the default
+    monkeypatch.delenv("COURSE_CACHE")
+    checkout = Path(cd.__file__).resolve().parent.parent / "data"
+    expected = checkout if (checkout / "README.md").is_file() else Path.home() / ".cache" / "course" / "data"
+    assert data_root() == expected.resolve()
+
+
+def test_data_root_is_absolute_and_expands_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert data_root("rel") == tmp_path.resolve() / "rel"
+    assert data_root("~/x") == Path.home().resolve() / "x"
+    monkeypatch.setenv("COURSE_DATA", "")  # empty counts as unset
+    assert data_root() == Path(os.environ["COURSE_CACHE"]).resolve()
+
+
+def test_cache_dir_writable_root_is_used_and_created(tmp_path: Path) -> None:
+    root = tmp_path / "new" / "root"
+    assert cache_dir(root) == root and root.is_dir()
+
+
+def test_cache_dir_read_only_root_falls_back(tmp_path: Path, _isolated_cache: Path) -> None:
+    root = tmp_path / "ro"
+    root.mkdir()
+    root.chmod(0o555)  # honoured even when the tests run as root
+    try:
+        assert cache_dir(root) == _isolated_cache and _isolated_cache.is_dir()
+    finally:
+        root.chmod(0o755)
+
+
+# ---------------------------------------------------------------- MNIST
+
+
+@pytest.fixture(scope="module")
+def mnist() -> Splits:
+    if REAL is None:
+        pytest.skip("no offline data: set COURSE_DATA")
+    return mnist_splits(REAL, download=False)
+
+
+@needs_real
+def test_mnist_shapes_dtypes_ranges(mnist: Splits) -> None:
+    for (x, y), n in ((mnist.train, 50_000), (mnist.val, 10_000), (mnist.test, 10_000)):
+        assert x.shape == (n, 1, 28, 28) and x.dtype == torch.float32
+        assert y.shape == (n,) and y.dtype == torch.int64
+        assert x.min() == 0.0 and x.max() == 1.0
+        assert 0 <= int(y.min()) and int(y.max()) <= 9
+    assert mnist.classes == tuple("0123456789")
+    assert mnist.train[0] is mnist.train_x and mnist.test[1] is mnist.test_y
+
+
+@needs_real
+def test_mnist_label_counts(mnist: Splits) -> None:
+    assert _counts(mnist.test_y) == MNIST_TEST_COUNTS
+    assert [a + b for a, b in zip(_counts(mnist.train_y), _counts(mnist.val_y))] == MNIST_TRAIN_COUNTS
+
+
+@needs_real
+def test_mnist_split_is_seeded(mnist: Splits) -> None:
+    again = mnist_splits(REAL, seed=0, download=False)
+    for name in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
+        assert torch.equal(getattr(again, name), getattr(mnist, name)), name
+    other = mnist_splits(REAL, seed=1, download=False)
+    assert not torch.equal(other.val_y, mnist.val_y)
+    assert not torch.equal(other.val_x, mnist.val_x)
+    assert torch.equal(other.test_x, mnist.test_x)  # the test set never depends on the seed
+
+
+def _keys(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """One int64 per (image, label): a random linear hash of the uint8 pixels, times 10, plus the label."""
+    u8 = x if x.dtype == torch.uint8 else (x * 255).round().to(torch.uint8)
+    flat = u8.reshape(len(u8), -1).long()
+    w = torch.randint(1, 2**31, (flat.shape[1],), generator=torch.Generator().manual_seed(0))
+    return (flat * w).sum(1) * 10 + y  # max 784 * 255 * 2**31 * 10, far below 2**63
+
+
+@needs_real
+def test_mnist_train_val_partition_the_training_set(mnist: Splits) -> None:
+    import torchvision
+
+    full = torchvision.datasets.MNIST(REAL, train=True, download=False)
+    full_keys = _keys(full.data, full.targets)
+    assert len(torch.unique(full_keys)) == 60_000  # MNIST has no duplicate images, so keys identify them
+    train_keys, val_keys = _keys(*mnist.train), _keys(*mnist.val)
+    assert not set(train_keys.tolist()) & set(val_keys.tolist())
+    assert torch.equal(torch.sort(torch.cat([train_keys, val_keys])).values, torch.sort(full_keys).values)
+    test = torchvision.datasets.MNIST(REAL, train=False, download=False)
+    assert torch.equal(_keys(*mnist.test), _keys(test.data, test.targets))  # test set, in its own order
+
+
+@needs_real
+def test_mnist_n_val_and_device() -> None:
+    s = mnist_splits(REAL, n_val=1_000, device="cpu", download=False)
+    assert len(s.train_x) == 59_000 and len(s.val_x) == 1_000 and s.train_x.device.type == "cpu"
+    with pytest.raises(ValueError, match="n_val"):
+        mnist_splits(REAL, n_val=60_000, download=False)
+
+
+def test_mnist_missing_raises_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError) as info:
+        mnist_splits(tmp_path, download=False)
+    message = str(info.value)
+    assert isinstance(info.value, FileNotFoundError)
+    assert str(tmp_path / "MNIST" / "raw") in message
+    assert "COURSE_DATA" in message and "root=" in message and "download=False" in message
+    assert "MNIST/raw/" in message
+    copy = pickle.loads(pickle.dumps(info.value))  # e.g. raised in a DataLoader worker or subprocess
+    assert isinstance(copy, DataNotFoundError) and str(copy) == message
+
+
+def test_missing_error_names_course_data_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    with pytest.raises(DataNotFoundError, match=str(tmp_path)):
+        mnist_splits(download=False)
+
+
+def test_download_none_skips_unreachable_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cd, "_can_reach", lambda *a, **k: False)
+    start = time.perf_counter()
+    with pytest.raises(DataNotFoundError, match="did not answer"):
+        mnist_splits(tmp_path)
+    with pytest.raises(DataNotFoundError, match="did not answer"):
+        cifar10_splits(tmp_path)
+    assert time.perf_counter() - start < 5
+
+
+def test_download_true_failure_is_wrapped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision
+
+    def broken(self: object) -> None:
+        raise RuntimeError("network is unreachable")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", broken)
+    with pytest.raises(DataNotFoundError, match="network is unreachable") as info:
+        mnist_splits(tmp_path, download=True)
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_can_reach_never_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    def stuck(*args: object, **kwargs: object) -> socket.socket:
+        release.wait(30)  # like a DNS lookup that ignores the socket timeout
+        raise OSError("gave up")
+
+    monkeypatch.setattr(socket, "create_connection", stuck)
+    start = time.perf_counter()
+    try:
+        assert cd._can_reach("example.invalid", timeout=0.5) is False
+        assert time.perf_counter() - start < 2
+    finally:
+        release.set()
+
+
+def test_can_reach_local_ports() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert cd._can_reach("127.0.0.1", server.getsockname()[1], timeout=2) is True
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        assert cd._can_reach("127.0.0.1", closed.getsockname()[1], timeout=2) is False
+
+
+# ---------------------------------------------------------------- Splits
+
+
+def _toy_splits() -> Splits:
+    def part(n: int, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.arange(offset, offset + n, dtype=torch.float32).reshape(n, 1, 1, 1), torch.arange(n) % 3
+
+    (tx, ty), (vx, vy), (sx, sy) = part(10, 0), part(4, 100), part(6, 200)
+    return Splits(tx, ty, vx, vy, sx, sy, classes=("a", "b", "c"))
+
+
+def test_splits_subset() -> None:
+    s = _toy_splits()
+    sub = s.subset(3, n_test=2)
+    assert [len(t) for t in (sub.train_x, sub.train_y, sub.val_x, sub.test_x, sub.test_y)] == [3, 3, 4, 2, 2]
+    assert torch.equal(sub.train_x, s.train_x[:3]) and torch.equal(sub.test_y, s.test_y[:2])
+    assert sub.train_x.data_ptr() == s.train_x.data_ptr()  # a view, not a copy
+    assert len(s.subset(n_val=100).val_x) == 4  # more than there is: all of it
+    assert sub.classes == s.classes and len(s.train_x) == 10  # the original is untouched
+    with pytest.raises(ValueError, match="n_train"):
+        s.subset(-1)
+
+
+def test_splits_to_and_repr() -> None:
+    s = _toy_splits()
+    moved = s.to("meta")  # a real device move that needs no GPU
+    assert all(getattr(moved, n).device.type == "meta" for n in ("train_x", "val_y", "test_x"))
+    assert s.train_x.device.type == "cpu" and moved.classes == s.classes
+    same = s.to("cpu")
+    assert same.train_x is s.train_x  # already there: no copy
+    text = repr(s)
+    assert "tensor(" not in text and "(10, 1, 1, 1)" in text and "(6, 1, 1, 1)" in text
+    with pytest.raises(ValueError, match="val_x has 4 examples but val_y has 3"):
+        Splits(s.train_x, s.train_y, s.val_x, s.val_y[:3], s.test_x, s.test_y, classes=s.classes)
+
+
+@needs_real
+def test_mnist_subset(mnist: Splits) -> None:
+    sub = mnist.subset(1_000, 500, 200)
+    assert (len(sub.train_x), len(sub.val_y), len(sub.test_x)) == (1_000, 500, 200)
+    assert len(set(sub.train_y.tolist())) == 10  # train is shuffled, so a prefix has every digit
+
+
+# ---------------------------------------------------------------- TensorBatches
+
+
+def _xy(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.arange(n, dtype=torch.float32).unsqueeze(1).repeat(1, 3)  # (n, 3), row i is all i
+    return x, torch.arange(n) * 2
+
+
+def _epoch(batches: TensorBatches) -> list[int]:
+    return [int(v) for xb, _ in batches for v in xb[:, 0]]
+
+
+def test_batches_cover_every_example_once_and_keep_last() -> None:
+    x, y = _xy(10)
+    batches = TensorBatches(x, y, 4, seed=0)
+    assert len(batches) == 3
+    for _ in range(3):
+        sizes, seen = [], []
+        for xb, yb in batches:
+            sizes.append(len(xb))
+            assert torch.equal(yb, xb[:, 0].long() * 2)  # pairs stay together
+            seen += xb[:, 0].long().tolist()
+        assert sizes == [4, 4, 2] and sorted(seen) == list(range(10))
+
+
+def test_batches_are_reproducible_and_epochs_differ() -> None:
+    x, y = _xy(100)
+    a, b = TensorBatches(x, y, 16, seed=3), TensorBatches(x, y, 16, seed=3)
+    run_a, run_b = [_epoch(a) for _ in range(3)], [_epoch(b) for _ in range(3)]
+    assert run_a == run_b
+    assert run_a[0] != run_a[1] != run_a[2]
+    assert run_a[0] != list(range(100))
+    assert _epoch(TensorBatches(x, y, 16, seed=4)) != run_a[0]
+
+
+def test_batches_without_shuffle_are_views_in_order() -> None:
+    x, y = _xy(7)
+    batches = TensorBatches(x, y, 3, shuffle=False, device="cpu")
+    assert _epoch(batches) == list(range(7)) == _epoch(batches)
+    xb, _ = next(iter(batches))
+    assert xb.data_ptr() == x.data_ptr()  # already on the device: no copy
+    assert len(TensorBatches(x, y, 100)) == 1 and len(TensorBatches(x[:0], y[:0], 4)) == 0
+
+
+def test_batches_move_to_device() -> None:
+    x, y = _xy(5)
+    xb, yb = next(iter(TensorBatches(x, y, 2, device="meta")))
+    assert xb.device.type == "meta" and yb.device.type == "meta" and xb.shape == (2, 3)
+
+
+def test_batches_validate_inputs() -> None:
+    x, y = _xy(5)
+    with pytest.raises(ValueError, match="same number of examples, got 5 and 4"):
+        TensorBatches(x, y[:4], 2)
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="batch_size must be a positive int"):
+            TensorBatches(x, y, bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        TensorBatches(x.tolist(), y, 2)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- CIFAR-10 (synthetic)
+
+# One flat colour per class, far enough apart to survive JPEG: lets tests check labels match images.
+COLOURS = [(25 * i, 240 - 20 * i, 60 + 15 * i) for i in range(10)]
+
+
+def _make_tree(folder: Path, n_train: int = 3, n_test: int = 2) -> None:
+    for split, n in (("train", n_train), ("test", n_test)):
+        for label, cls in enumerate(CIFAR10_CLASSES):
+            d = folder / split / cls
+            d.mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (32, 32), COLOURS[label]).save(d / f"{i:04d}.jpg", quality=95)
+
+
+@pytest.fixture
+def cifar_tar(tmp_path: Path) -> Path:
+    """A root holding only ``cifar10-jpeg.tar.gz`` with 3 train + 2 test images per class."""
+    _make_tree(tmp_path / "build" / "cifar10-jpeg")
+    root = tmp_path / "tar-root"
+    root.mkdir()
+    with tarfile.open(root / "cifar10-jpeg.tar.gz", "w:gz") as archive:
+        archive.add(tmp_path / "build" / "cifar10-jpeg", arcname="cifar10-jpeg")
+    return root
+
+
+def _check_toy_cifar(s: Splits, n_val: int = 6) -> None:
+    assert s.train_x.shape == (30 - n_val, 3, 32, 32) and s.val_x.shape == (n_val, 3, 32, 32)
+    assert s.test_x.shape == (20, 3, 32, 32) and s.test_y.dtype == torch.int64 and s.train_x.dtype == torch.float32
+    assert s.classes == CIFAR10_CLASSES
+    assert _counts(s.test_y) == [2] * 10
+    assert [a + b for a, b in zip(_counts(s.train_y), _counts(s.val_y))] == [3] * 10
+    for x, y in (s.train, s.val, s.test):
+        assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+        colours = torch.tensor(COLOURS, dtype=torch.float32)[y]  # (N, 3)
+        assert torch.allclose(x.mean(dim=(2, 3)) * 255, colours, atol=6)  # each image has its label's colour
+    assert len(set(s.test_y[:10].tolist())) > 1  # stored order mixes classes, so prefixes do too
+
+
+def _forbid_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object) -> None:
+        raise AssertionError("decoded JPEGs although a cache exists")
+
+    monkeypatch.setattr(cd, "_decode_image", fail)
+
+
+def test_cifar_tar_decodes_once_then_uses_cache(cifar_tar: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = cifar10_splits(cifar_tar, n_val=6, download=False)
+    _check_toy_cifar(first)
+    assert (cifar_tar / "cifar10-uint8.pt").is_file()  # the root is writable, so the cache sits there
+    assert not (cifar_tar / "cifar10-jpeg").exists()  # nothing extracted
+    _forbid_decoding(monkeypatch)
+    second = cifar10_splits(cifar_tar, n_val=6, download=False)
+    for name in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
+        assert torch.equal(getattr(first, name), getattr(second, name)), name
+    other = cifar10_splits(cifar_tar, n_val=6, seed=1, download=False)
+    assert not torch.equal(other.train_y, first.train_y)
+
+
+@pytest.mark.parametrize("layout", ["cifar10-jpeg", "."])
+def test_cifar_folder_layouts_match_tar(tmp_path: Path, cifar_tar: Path, layout: str) -> None:
+    root = tmp_path / "folder-root"
+    _make_tree(root / layout)
+    from_folder = cifar10_splits(root, n_val=6, download=False)
+    _check_toy_cifar(from_folder)
+    from_tar = cifar10_splits(cifar_tar, n_val=6, download=False)
+    assert torch.equal(from_folder.test_x, from_tar.test_x) and torch.equal(from_folder.val_y, from_tar.val_y)
+    assert (root / "cifar10-uint8.pt").is_file()
+
+
+def test_cifar_read_only_root_caches_in_course_cache(
+    cifar_tar: Path, _isolated_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cifar_tar.chmod(0o555)
+    try:
+        first = cifar10_splits(cifar_tar, n_val=6, download=False)
+        assert not (cifar_tar / "cifar10-uint8.pt").exists()
+        assert (_isolated_cache / "cifar10-uint8.pt").is_file()
+        _forbid_decoding(monkeypatch)
+        assert torch.equal(cifar10_splits(cifar_tar, n_val=6, download=False).val_x, first.val_x)
+    finally:
+        cifar_tar.chmod(0o755)
+
+
+def test_cifar_stale_cache_is_rebuilt(cifar_tar: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.save({"version": -1}, cifar_tar / "cifar10-uint8.pt")
+    calls = Counter[str]()
+    decode = cd._decode_image
+
+    def counting(data: bytes, where: str) -> object:
+        calls["decoded"] += 1
+        return decode(data, where)
+
+    monkeypatch.setattr(cd, "_decode_image", counting)
+    _check_toy_cifar(cifar10_splits(cifar_tar, n_val=6, download=False))
+    assert calls["decoded"] == 50
+    assert torch.load(cifar_tar / "cifar10-uint8.pt", weights_only=True)["version"] == cd._CACHE_VERSION
+
+
+def test_cifar_rejects_unknown_class_folder(tmp_path: Path) -> None:
+    _make_tree(tmp_path / "cifar10-jpeg", n_train=1, n_test=1)
+    (tmp_path / "cifar10-jpeg" / "train" / "zebra").mkdir()
+    Image.new("RGB", (32, 32)).save(tmp_path / "cifar10-jpeg" / "train" / "zebra" / "0.jpg")
+    with pytest.raises(ValueError, match="'zebra' is not a CIFAR-10 class"):
+        cifar10_splits(tmp_path, n_val=1, download=False)
+
+
+def test_cifar_missing_raises_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError) as info:
+        cifar10_splits(tmp_path, download=False)
+    message = str(info.value)
+    for expected in ("CIFAR-10", str(tmp_path / "cifar10-jpeg.tar.gz"), "cifar-10-batches-py", "COURSE_DATA"):
+        assert expected in message
+
+
+# ---------------------------------------------------------------- CIFAR-10 (real, slow)
+
+
+@needs_real
+@pytest.mark.slow
+def test_cifar_real_archive(_isolated_cache: Path) -> None:
+    start = time.perf_counter()
+    s = cifar10_splits(REAL, download=False)
+    first = time.perf_counter() - start
+    assert s.train_x.shape == (45_000, 3, 32, 32) and s.val_x.shape == (5_000, 3, 32, 32)
+    assert s.test_x.shape == (10_000, 3, 32, 32) and s.train_x.dtype == torch.float32
+    assert s.classes == CIFAR10_CLASSES
+    assert _counts(s.test_y) == [1_000] * 10
+    assert [a + b for a, b in zip(_counts(s.train_y), _counts(s.val_y))] == [5_000] * 10
+    assert float(s.train_x.min()) == 0.0 and float(s.train_x.max()) == 1.0
+    assert (cache_dir(REAL) / "cifar10-uint8.pt").is_file()
+    start = time.perf_counter()
+    again = cifar10_splits(REAL, download=False)
+    second = time.perf_counter() - start
+    assert torch.equal(again.val_y, s.val_y)
+    print(f"\nCIFAR-10: first call {first:.1f} s, from cache {second:.1f} s")
+    assert second < 15  # loading the cache is seconds; decoding 60k JPEGs is not

@@ -1,0 +1,34 @@
+"""Tests for course.models: scaffolds that take the student's piece."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from course.models import Ensemble, count_parameters
+
+
+def test_ensemble_averages_member_logits() -> None:
+    torch.manual_seed(0)
+    a, b = nn.Linear(4, 3), nn.Linear(4, 3)
+    x = torch.randn(5, 4)
+    torch.testing.assert_close(Ensemble([a, b])(x), (a(x) + b(x)) / 2)
+    built = Ensemble(lambda: nn.Linear(4, 3), k=3)
+    assert len(built.members) == 3 and built(x).shape == (5, 3)
+    # Its state dict round-trips into a fresh ensemble of the same shape.
+    Ensemble(lambda: nn.Linear(4, 3), k=3).load_state_dict(built.state_dict())
+
+
+def test_ensemble_rejects_empty_and_bad_k() -> None:
+    with pytest.raises(ValueError):
+        Ensemble([])
+    with pytest.raises(ValueError, match="k"):
+        Ensemble(lambda: nn.Linear(1, 1))
+
+
+def test_count_parameters() -> None:
+    m = nn.Sequential(nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 10))
+    assert count_parameters(m) == 50_890
+    m[0].weight.requires_grad_(False)
+    assert count_parameters(m) == 50_890 - 784 * 64
+    assert count_parameters(m, trainable_only=False) == 50_890

@@ -1,0 +1,25 @@
+"""The built wheel holds the `course` package only: no solutions, hidden tests or references."""
+from __future__ import annotations
+
+import subprocess
+import re
+import sys
+import zipfile
+
+import pytest
+
+
+@pytest.mark.slow
+def test_wheel_contains_course_only(repo_root, tmp_path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path), str(repo_root)], check=True, capture_output=True, timeout=600)
+    wheel = next(tmp_path.glob("course-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names}
+    assert top == {"course", next(t for t in top if t.endswith(".dist-info"))}, top
+    assert "course/cli.py" in names and "course/data.py" in names
+    for name in names:
+        if name.startswith("course/"):
+            text = zipfile.ZipFile(wheel).read(name).decode("utf-8", "replace")
+            assert not re.search(r"^\s*#+\s*BEGIN (SOLUTION|HIDDEN TESTS)", text, re.M), name
+    assert not any(n.endswith((".ipynb", ".pt")) for n in names)
