@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,13 +65,20 @@ def run_nbgrader(root: Path, *args: str, env: dict[str, str] | None = None,
     """``cd autograder && nbgrader ARGS`` with this interpreter; raise with nbgrader's own log on failure."""
     # nbgrader shells out to `alembic`, which lives beside this interpreter (a venv not on PATH).
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root / "autograder",
-                          env={**os.environ, "PATH": path, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout)
+    # A session of its own, so a timeout kills the kernels nbgrader started too, not just nbgrader.
+    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=root / "autograder",
+                            env={**os.environ, "PATH": path, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
     if proc.returncode != 0:
-        log = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        log = "\n".join(out.strip().splitlines()[-25:])
         raise PipelineError(f"nbgrader {' '.join(args)} failed (exit {proc.returncode}):\n{log}")
-    return proc
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "")
 
 
 def _validate(root: Path, lab: str) -> None:
