@@ -34,7 +34,18 @@ def mnist():
 def course_copy(tmp_path: Path) -> Path:
     """A scratch copy of the course (no git, no caches) that build/grade may write into."""
     dst = tmp_path / "course"
-    shutil.copytree(ROOT, dst, ignore=shutil.ignore_patterns(
-        ".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "submitted", "autograded", "feedback",
-        "gradebook.db", "grades.csv", ".venv", "build", "dist"))
+    skip_everywhere = {".git", "__pycache__", ".pytest_cache", ".venv", "build", "dist", ".ipynb_checkpoints"}
+    # nbgrader's working folders and the gradebook, but not the samples' own submitted/ folder.
+    skip_in_autograder = {"submitted", "autograded", "feedback", "gradebook.db", "grades.csv"}
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        here = Path(folder).resolve()
+        skipped = {n for n in names if n in skip_everywhere or n.endswith(".egg-info")}
+        if here == ROOT:
+            skipped |= {"data"} & set(names)
+        if here == ROOT / "autograder":
+            skipped |= skip_in_autograder & set(names)
+        return skipped
+
+    shutil.copytree(ROOT, dst, ignore=ignore)
     return dst
