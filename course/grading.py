@@ -10,10 +10,12 @@ import csv
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .pipeline import PipelineError, grading_env, lab_ids, run_nbgrader
+from .notebooks import NotebookError, grade_cells, load_notebook
+from .pipeline import PipelineError, generate, grading_env, lab_ids, run_nbgrader, tools_path
 
 __all__ = ["GradeRow", "grade", "write_csv", "format_table"]
 
@@ -44,12 +46,37 @@ def _submitted_dir(folder: Path) -> Path:
     return folder
 
 
-def _max_scores(db_url: str, lab: str) -> dict[str, float]:
-    from nbgrader.api import Gradebook
+def _max_scores(root: Path, db_url: str, lab: str) -> dict[str, float]:
+    """Points per graded cell, in the order the cells stand in the lab.
 
+    A gradebook that does not know the lab yet (a fresh clone, a new COURSE_DB_URL) learns it
+    from the solution, as `course build` would teach it, without touching notebooks/.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    os.environ["PATH"] = tools_path()
+    with Gradebook(db_url) as gb:
+        try:
+            gb.find_assignment(lab)
+            known = True
+        except MissingEntry:
+            known = False
+    if not known:
+        with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
+            generate(root, lab, release_dir=Path(tmp), db_url=db_url)
     with Gradebook(db_url) as gb:
         assignment = gb.find_assignment(lab)
-        return {g.name: float(g.max_score) for nb in assignment.notebooks for g in nb.grade_cells}
+        points = {g.name: float(g.max_score) for nb in assignment.notebooks for g in nb.grade_cells}
+    order = list(grade_cells(load_notebook(root / "solutions" / lab / f"{lab}.ipynb")))
+    return {name: points[name] for name in sorted(points, key=lambda n: order.index(n) if n in order else len(order))}
+
+
+def _reason(log: str) -> str:
+    """The most telling line of a failed nbgrader run (not its generic 'see above' lines)."""
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    telling = [ln for ln in lines if re.search(r"(Error|Exception|Timeout|Killed)\b", ln)
+               and "Please see" not in ln and "There was an error" not in ln]
+    return (telling or lines or ["nbgrader failed"])[-1][:200]
 
 
 def _scores(db_url: str, lab: str, student: str) -> dict[str, float]:
@@ -63,12 +90,29 @@ def _scores(db_url: str, lab: str, student: str) -> dict[str, float]:
         return {g.name: float(g.score) for nb in sub.notebooks for g in nb.grades}
 
 
+def _notes(handed_in, max_scores: dict[str, float], autograded: Path) -> str:
+    """'ok', or what went wrong that the scores alone do not say (deleted tests, cells that hung)."""
+    notes = []
+    deleted = [gid for gid in max_scores if gid not in grade_cells(handed_in)]
+    if deleted:
+        notes.append(f"test cells deleted, 0 points: {', '.join(deleted)}")
+    if autograded.exists():
+        nb = load_notebook(autograded)
+        hung = [(c.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {i}")
+                for i, c in enumerate(nb.cells)
+                if any(o.get("output_type") == "error" and "Timeout" in o.get("ename", "") for o in c.get("outputs", []))]
+        if hung:
+            notes.append(f"timed out in {', '.join(hung)}")
+    return "; ".join(notes) or "ok"
+
+
 def grade(root: Path, folder: Path, *, timeout: float = 900, log=print) -> list[GradeRow]:
     """Autograde every ``<student>/<lab>/`` under ``folder`` (or ``folder/submitted``)."""
     submitted = _submitted_dir(folder)
     known = set(lab_ids(root))
     db_url = os.environ.get("COURSE_DB_URL", "sqlite:///" + str(root / "autograder" / "gradebook.db"))
     env = grading_env(root, COURSE_SUBMITTED=str(submitted), COURSE_DB_URL=db_url)
+    autograded = Path(os.environ.get("COURSE_AUTOGRADED", root / "autograder" / "autograded"))
     rows: list[GradeRow] = []
     students = sorted(p.name for p in submitted.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not students:
@@ -81,13 +125,18 @@ def grade(root: Path, folder: Path, *, timeout: float = 900, log=print) -> list[
             if lab not in known:
                 row.status = f"unknown lab {lab!r}"
                 continue
-            row.max_scores = _max_scores(db_url, lab)
+            row.max_scores = _max_scores(root, db_url, lab)
             try:
+                # A file that is not a notebook at all is reported as such, without starting nbgrader.
+                handed_in = load_notebook(lab_dir / f"{lab}.ipynb")
                 run_nbgrader(root, "autograde", lab, "--student", student, "--force", env=env, timeout=timeout)
+                row.status = _notes(handed_in, row.max_scores, autograded / student / lab / f"{lab}.ipynb")
+            except NotebookError as exc:
+                row.status = f"error: {exc}"[:300]
             except subprocess.TimeoutExpired:
                 row.status = f"timed out after {timeout:.0f} s"
             except PipelineError as exc:
-                row.status = "error: " + str(exc).splitlines()[-1][:200]
+                row.status = "error: " + _reason(str(exc))
             earned = _scores(db_url, lab, student)
             # A deleted or never-run test cell has no grade: it earns nothing.
             row.scores = {name: earned.get(name, 0.0) for name in row.max_scores}
@@ -95,9 +144,14 @@ def grade(root: Path, folder: Path, *, timeout: float = 900, log=print) -> list[
     return rows
 
 
+def _tasks(rows: list[GradeRow]) -> list[str]:
+    # Graded cells in lab order, as they first appear.
+    return list(dict.fromkeys(t for r in rows for t in r.max_scores))
+
+
 def write_csv(rows: list[GradeRow], path: Path) -> Path:
     """One row per student and lab: points per task, total, max, status."""
-    tasks = sorted({t for r in rows for t in r.max_scores}, key=_task_key)
+    tasks = _tasks(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -108,14 +162,9 @@ def write_csv(rows: list[GradeRow], path: Path) -> Path:
     return path
 
 
-def _task_key(name: str) -> tuple:
-    # '3_10' sorts after '3_2'; numbers before words so '3_5' precedes '3_5_results'.
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[._-]", name))
-
-
 def format_table(rows: list[GradeRow]) -> str:
     """A plain-text grade table for the terminal."""
-    tasks = sorted({t for r in rows for t in r.max_scores}, key=_task_key)
+    tasks = _tasks(rows)
     head = ["student", "lab", *tasks, "total", "status"]
     body = [[r.student, r.lab, *(f"{r.scores.get(t, 0):g}/{r.max_scores[t]:g}" if t in r.max_scores else "-"
                                  for t in tasks), f"{r.total:g}/{r.max_total:g}", r.status] for r in rows]

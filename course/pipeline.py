@@ -21,7 +21,7 @@ import nbformat
 from .notebooks import (NotebookError, execute_notebook, grade_cells, load_notebook, metadata_problems,
                         scratch_copy, stamp_task_ids)
 
-__all__ = ["LABS", "PipelineError", "find_root", "lab_ids", "run_nbgrader", "generate", "build", "check",
+__all__ = ["LABS", "PipelineError", "find_root", "lab_ids", "run_nbgrader", "tools_path", "generate", "build", "check",
            "grading_env", "CheckReport"]
 
 LABS = ("lab1_linear", "lab2_backprop", "lab3_mlp_mnist", "lab4_positional_encoding", "lab5_cnn_resnet")
@@ -54,17 +54,24 @@ def lab_ids(root: Path) -> list[str]:
 
 def grading_env(root: Path, **extra: str) -> dict[str, str]:
     """Environment for running labs as the autograder does (fast mode, references)."""
+    # One thread per kernel: the labs' small models gain nothing from more, and two threads fighting
+    # another busy process for two cores make small torch operations many times slower.
     env = {"COURSE_FAST": "1", "COURSE_GRADING": "1", "COURSE_REFERENCES": str(root / "autograder" / "references"),
-           "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
+           "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     env.update(extra)
     return env
+
+
+def tools_path() -> str:
+    """PATH with this interpreter's folder first: nbgrader shells out to `alembic`, which a venv
+    that is not activated does not put on PATH."""
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
 def run_nbgrader(root: Path, *args: str, env: dict[str, str] | None = None,
                  timeout: float | None = None) -> subprocess.CompletedProcess:
     """``cd autograder && nbgrader ARGS`` with this interpreter; raise with nbgrader's own log on failure."""
-    # nbgrader shells out to `alembic`, which lives beside this interpreter (a venv not on PATH).
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    path = tools_path()
     # A session of its own, so a timeout kills the kernels nbgrader started too, not just nbgrader.
     proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=root / "autograder",
                             env={**os.environ, "PATH": path, **(env or {})}, stdout=subprocess.PIPE,

@@ -15,7 +15,7 @@ def _rows():
             GradeRow("bob", "lab3", {"3_1": 2.0, "3_2": 0.0, "3_10": 0.0}, maxes, status="error: boom")]
 
 
-def test_csv_has_points_per_task_in_task_order(tmp_path) -> None:
+def test_csv_has_points_per_task_in_lab_order(tmp_path) -> None:
     path = write_csv(_rows(), tmp_path / "g.csv")
     rows = list(csv.reader(path.open()))
     assert rows[0] == ["student", "lab", "3_1", "3_2", "3_10", "total", "max", "status"]  # 3_10 after 3_2
@@ -33,3 +33,43 @@ def test_submission_folder_errors(tmp_path) -> None:
         _submitted_dir(tmp_path / "nope")
     (tmp_path / "submitted").mkdir()
     assert _submitted_dir(tmp_path) == (tmp_path / "submitted").resolve()
+
+
+def test_failure_reason_is_the_telling_line() -> None:
+    from course.grading import _reason
+
+    log = ("[AutogradeApp | INFO] Converting notebook\nTraceback (most recent call last):\n"
+           "nbformat.reader.NotJSONError: Notebook does not appear to be JSON\n"
+           "[AutogradeApp | ERROR] Please see the the above traceback for details on the specific errors")
+    assert _reason(log) == "nbformat.reader.NotJSONError: Notebook does not appear to be JSON"
+
+
+@pytest.mark.slow
+def test_a_hung_cell_and_a_deleted_test_cost_only_their_points(course_copy, tmp_path, monkeypatch) -> None:
+    import shutil
+
+    import nbformat
+
+    from course.grading import grade
+
+    lab = "lab3_mlp_mnist"
+    sample = course_copy / "autograder" / "samples" / "submitted" / "correct" / lab
+    folder = tmp_path / "submitted"
+    for student in ("loops", "deleted"):
+        shutil.copytree(sample, folder / student / lab)
+    path = folder / "loops" / lab / f"{lab}.ipynb"
+    nb = nbformat.read(path, 4)
+    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "3_1_code").source = \
+        "while True:\n    pass"
+    nbformat.write(nb, path)
+    path = folder / "deleted" / lab / f"{lab}.ipynb"
+    nb = nbformat.read(path, 4)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "3_2"]
+    nbformat.write(nb, path)
+
+    monkeypatch.setenv("COURSE_CELL_TIMEOUT", "20")
+    rows = {r.student: r for r in grade(course_copy, tmp_path, log=lambda *_: None)}
+    assert "timed out in 3_1_code" in rows["loops"].status and rows["loops"].scores["3_1"] == 0
+    deleted = rows["deleted"]
+    assert "test cells deleted, 0 points: 3_2" in deleted.status
+    assert deleted.scores["3_2"] == 0 and deleted.scores["3_1"] == 2 and deleted.scores["3_6_below_1_8"] == 1
