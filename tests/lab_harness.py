@@ -1,0 +1,90 @@
+"""Run a notebook's code cells in-process (no Jupyter kernel, no nbgrader), for mutation tests of grading cells.
+
+Cells are addressed by key: an nbgrader ``grade_id`` for cells that have one, else ``"<previous grade_id>+<k>"``
+for the k-th plain code cell after it (``"start+<k>"`` before the first one). Each cell is ``exec``-ed in a
+namespace dict, as a kernel would run it; a failure is recorded, not raised, and later cells still run, as in
+``nbgrader autograde``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+_SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*(?:\n|\Z)", re.S | re.M)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running one cell gave: ``exception`` is None when the cell ran to the end."""
+
+    key: str
+    exception: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exception is None
+
+    @property
+    def error(self) -> str:
+        """``"AssertionError: 3.2: ..."``, or "" when the cell passed."""
+        exc = self.exception
+        return "" if exc is None else f"{type(exc).__name__}: {exc}"
+
+
+class Notebook:
+    """The code cells of one notebook, by key, in order."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        nb = nbformat.read(self.path, as_version=4)
+        self.keys: list[str] = []
+        self.graded: set[str] = set()
+        self._sources: dict[str, str] = {}
+        previous, k = "start", 0
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade_id"):
+                key = previous = meta["grade_id"]
+                k = 0
+                if meta.get("grade"):
+                    self.graded.add(key)
+            else:
+                k += 1
+                key = f"{previous}+{k}"
+            self.keys.append(key)
+            self._sources[key] = cell.source
+
+    def source(self, key: str) -> str:
+        return self._sources[key]
+
+    def patched(self, key: str, *edits: tuple[str, str]) -> str:
+        """The source of ``key`` with each ``(old, new)`` applied; ``old`` must occur exactly once."""
+        src = self.source(key)
+        for old, new in edits:
+            n = src.count(old)
+            if n != 1:
+                raise ValueError(f"cell {key}: {old!r} occurs {n} times, expected once (did the solution change?)")
+            src = src.replace(old, new)
+        return src
+
+    def stub(self, key: str) -> str:
+        """``key`` as students receive it: every solution region replaced by ``raise NotImplementedError()``."""
+        src, n = _SOLUTION.subn(r"\1# YOUR CODE HERE\n\1raise NotImplementedError()\n", self.source(key))
+        if n == 0:
+            raise ValueError(f"cell {key} has no ### BEGIN SOLUTION region")
+        return src
+
+
+def run_cell(ns: dict, source: str, key: str = "cell") -> Outcome:
+    """``exec`` one cell's source in ``ns``; any exception is caught and returned in the Outcome."""
+    try:
+        code = compile(source, f"<cell {key}>", "exec")
+        exec(code, ns)  # noqa: S102 - that is the point
+    except Exception as exc:  # noqa: BLE001 - a failing cell is a result, not an error of the harness
+        return Outcome(key, exc)
+    return Outcome(key)
