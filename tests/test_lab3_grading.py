@@ -498,3 +498,13 @@ def test_mixed_correct_answers_pass_every_graded_cell(base) -> None:
                 for key in NB.keys[NB.keys.index("3_1"):] if key not in (*ANSWERS, CURVES, "3_6_train")}
     failed = {key: o.error for key, o in outcomes.items() if not o.ok}
     assert not failed, failed
+
+
+def test_a_broken_mlp_costs_only_its_own_points(base) -> None:
+    """Tasks 3.2, 3.3 and 3.5 test with models of their own: a 3.1 bug is not charged twice."""
+    broken = next(c for c in CASES if c.id == "3.1-bug-no-relu")
+    ns, outs = fork(base, {broken.answer: broken.source})
+    assert all(o.ok for o in outs), [o.error for o in outs if not o.ok]
+    outcomes = {key: run_cell(ns, NB.source(key), key) for key in ("3_1", "3_2", "3_3", "3_5")}
+    assert not outcomes["3_1"].ok
+    assert all(outcomes[k].ok for k in ("3_2", "3_3", "3_5")), {k: o.error for k, o in outcomes.items() if not o.ok}
