@@ -157,7 +157,9 @@ def execute_notebook(nb: NotebookNode, cwd: Path, *, env: Mapping[str, str] | No
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     result = ExecutionResult()
+    # The kernel's own log level: its "running over TCP without encryption" warning is noise here.
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(cwd)}})
     with _environ(dict(env or {})):
         try:
