@@ -78,6 +78,8 @@ CASES_3_1 = [
     bug("3.1", "no-relu", P("3_1_code", (RELU_LINE, "        return self.out(self.hidden(x))")), r"3\.1: .*linear.*ReLU"),
     bug("3.1", "sigmoid", P("3_1_code", ("F.relu(", "torch.sigmoid(")), r"3\.1: .*sigmoid.*ReLU"),
     bug("3.1", "tanh", P("3_1_code", ("F.relu(", "torch.tanh(")), r"3\.1: .*tanh.*ReLU"),
+    bug("3.1", "relu-on-output-too", P("3_1_code", (RELU_LINE, RELU_LINE.replace("return ", "return F.relu(").replace(
+        "  # (B, 10)", ")"))), r"3\.1: .*ReLU to the output"),
     bug("3.1", "softmax-at-end", P("3_1_code", (RELU_LINE, RELU_LINE.replace("return ", "return F.softmax(").replace(
         "  # (B, 10)", ", dim=1)"))), r"3\.1: .*probabilities.*logits"),
     # Log-probabilities differ from logits by a per-row constant: cross-entropy and argmax cannot tell.
@@ -202,6 +204,8 @@ SUM_LINE = '            total_loss += F.cross_entropy(logits, y, reduction="sum"
 WRONG_LINE = "            wrong += (logits.argmax(dim=1) != y).sum().item()"
 RET = "    return total_loss / count, wrong / count"
 CASES_3_3 = [
+    bug("3.3", "softmax-before-cross-entropy", P("3_3_code", (SUM_LINE, SUM_LINE.replace(
+        "F.cross_entropy(logits,", "F.cross_entropy(logits.softmax(dim=1),"))), r"3\.3: .*softmax before cross-entropy"),
     bug("3.3", "accuracy", P("3_3_code", (RET, "    return total_loss / count, 1 - wrong / count")), r"3\.3: .*accuracy"),
     bug("3.3", "percentage", P("3_3_code", (RET, "    return total_loss / count, 100 * wrong / count")),
         r"3\.3: .*(percentage|fraction)"),
@@ -508,3 +512,28 @@ def test_a_broken_mlp_costs_only_its_own_points(base) -> None:
     outcomes = {key: run_cell(ns, NB.source(key), key) for key in ("3_1", "3_2", "3_3", "3_5")}
     assert not outcomes["3_1"].ok
     assert all(outcomes[k].ok for k in ("3_2", "3_3", "3_5")), {k: o.error for k, o in outcomes.items() if not o.ok}
+
+
+def test_report_chosen_on_the_test_set_is_caught(swept) -> None:
+    """Editing the report cell to pick a run by *test* error fails 3.5 (results).
+
+    The pick is forced to differ from the validation choice, as it does whenever test and validation disagree.
+    """
+    ns, outs = fork(swept)
+    assert all(o.ok for o in outs)
+    by_test = NB.patched(REPORT, ("best_lr, best_epoch = select_best(histories)", textwrap.dedent("""\
+        def _test_err(lr):
+            m = histories[lr].load_best(MLP()).eval()
+            with torch.no_grad():
+                return (m(data.test_x.cpu()).argmax(1) != data.test_y.cpu()).float().mean().item()
+        best_lr = min(histories, key=_test_err)
+        best_epoch = histories[best_lr].best_epoch
+        best_lr = best_lr if best_lr != select_best(histories)[0] else [lr for lr in histories if lr != best_lr][0]
+        best_epoch = histories[best_lr].best_epoch""")))
+    assert run_cell(ns, by_test, REPORT).ok
+    out = run_cell(ns, NB.source("3_5_results"), "3_5_results")
+    assert not out.ok and re.search(r"3\.5: .*select_best picks", out.error), out.error
+    # The unmodified report passes the same cell.
+    ns, _ = fork(swept)
+    run_cell(ns, NB.source(REPORT), REPORT)
+    assert run_cell(ns, NB.source("3_5_results"), "3_5_results").ok
