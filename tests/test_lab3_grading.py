@@ -270,6 +270,9 @@ STEP = ("            train_loss = train_epoch(model, train_batches, opt, device)
         "            val_loss, val_error = evaluate(model, val_batches, device)\n")
 CASES_3_4 = [
     bug("3.4", "trains-on-val", P("3_4_code", (TRAIN_B, "TensorBatches(*data.val, batch_size")), r"3\.4: .*train on data\.train"),
+    bug("3.4", "trains-on-train-plus-val", P("3_4_code", (TRAIN_B,
+        "TensorBatches(torch.cat([data.train_x, data.val_x]), torch.cat([data.train_y, data.val_y]), batch_size")),
+        r"3\.4: .*train on data\.train"),
     bug("3.4", "val-loss-on-train-split", P("3_4_code", (VAL_B, "TensorBatches(*data.train, 2048")),
         r"3\.4: .*log the loss on data\.val"),
     bug("3.4", "val-on-test-split", P("3_4_code", (VAL_B, "TensorBatches(*data.test, 2048")), r"3\.4: .*test split"),
