@@ -93,7 +93,8 @@ def _scores(db_url: str, lab: str, student: str) -> dict[str, float]:
 def _notes(handed_in, max_scores: dict[str, float], autograded: Path) -> str:
     """'ok', or what went wrong that the scores alone do not say (deleted tests, cells that hung)."""
     notes = []
-    deleted = [gid for gid in max_scores if gid not in grade_cells(handed_in)]
+    present = grade_cells(handed_in)
+    deleted = [gid for gid in max_scores if gid not in present]
     if deleted:
         notes.append(f"test cells deleted, 0 points: {', '.join(deleted)}")
     if autograded.exists():
@@ -114,6 +115,7 @@ def grade(root: Path, folder: Path, *, timeout: float = 900, log=print) -> list[
     env = grading_env(root, COURSE_SUBMITTED=str(submitted), COURSE_DB_URL=db_url)
     autograded = Path(os.environ.get("COURSE_AUTOGRADED", root / "autograder" / "autograded"))
     rows: list[GradeRow] = []
+    max_scores: dict[str, dict[str, float]] = {}
     students = sorted(p.name for p in submitted.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not students:
         raise PipelineError(f"{submitted}: no submissions (expected {submitted}/<student>/<lab>/<lab>.ipynb)")
@@ -125,11 +127,15 @@ def grade(root: Path, folder: Path, *, timeout: float = 900, log=print) -> list[
             if lab not in known:
                 row.status = f"unknown lab {lab!r}"
                 continue
-            row.max_scores = _max_scores(root, db_url, lab)
+            if lab not in max_scores:
+                max_scores[lab] = _max_scores(root, db_url, lab)
+            row.max_scores = max_scores[lab]
+            graded = False
             try:
                 # A file that is not a notebook at all is reported as such, without starting nbgrader.
                 handed_in = load_notebook(lab_dir / f"{lab}.ipynb")
                 run_nbgrader(root, "autograde", lab, "--student", student, "--force", env=env, timeout=timeout)
+                graded = True
                 row.status = _notes(handed_in, row.max_scores, autograded / student / lab / f"{lab}.ipynb")
             except NotebookError as exc:
                 row.status = f"error: {exc}"[:300]
@@ -137,7 +143,9 @@ def grade(root: Path, folder: Path, *, timeout: float = 900, log=print) -> list[
                 row.status = f"timed out after {timeout:.0f} s"
             except PipelineError as exc:
                 row.status = "error: " + _reason(str(exc))
-            earned = _scores(db_url, lab, student)
+            # Only a finished autograde's scores count: after a failed run the gradebook still holds the
+            # student's previous grades, which belong to another submission.
+            earned = _scores(db_url, lab, student) if graded else {}
             # A deleted or never-run test cell has no grade: it earns nothing.
             row.scores = {name: earned.get(name, 0.0) for name in row.max_scores}
             log(f"grade: {student}/{lab}: {row.total:g}/{row.max_total:g} ({row.status})")

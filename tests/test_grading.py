@@ -73,3 +73,19 @@ def test_a_hung_cell_and_a_deleted_test_cost_only_their_points(course_copy, tmp_
     deleted = rows["deleted"]
     assert "test cells deleted, 0 points: 3_2" in deleted.status
     assert deleted.scores["3_2"] == 0 and deleted.scores["3_1"] == 2 and deleted.scores["3_6_below_1_8"] == 1
+
+
+@pytest.mark.slow
+def test_a_failed_regrade_does_not_keep_the_previous_scores(course_copy, tmp_path) -> None:
+    import shutil
+
+    from course.grading import grade
+
+    lab = "lab3_mlp_mnist"
+    sub = tmp_path / "submitted" / "ann" / lab
+    shutil.copytree(course_copy / "autograder" / "samples" / "submitted" / "correct" / lab, sub)
+    first = grade(course_copy, tmp_path, log=lambda *_: None)[0]
+    assert first.total == first.max_total == 14, first
+    (sub / f"{lab}.ipynb").write_text('{"cells": [')  # the resubmission is corrupt
+    second = grade(course_copy, tmp_path, log=lambda *_: None)[0]
+    assert second.total == 0 and "is not a valid notebook" in second.status, second
