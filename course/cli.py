@@ -74,8 +74,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         nb, result = execute_notebook(nb, tmp, env={"COURSE_FAST": "0", "MPLBACKEND": "Agg"}, timeout=3600)
         print(f"solve: {args.lab} ran in full mode in {time.perf_counter() - t0:.0f} s; "
               f"{len(result.passed_grades)} graded tests pass, {len(result.failed_grades)} fail")
-        for i, err in result.errors.items():
-            print(f"  cell {i}: {err}")
+        if result.errors:
+            print(f"  {result.summary()}")
         for ckpt in sorted(tmp.glob("*.pt")):
             refs.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ckpt, refs / ckpt.name)

@@ -135,6 +135,10 @@ class ExecutionResult:
     def ok(self) -> bool:
         return not self.errors and not self.timed_out
 
+    def summary(self) -> str:
+        """'cell 12: AssertionError: ...; cell 14: ...' for messages."""
+        return "; ".join(f"cell {i}: {e}" for i, e in self.errors.items())
+
 
 @contextlib.contextmanager
 def _environ(overrides: Mapping[str, str]) -> Iterator[None]:

@@ -133,8 +133,7 @@ def build(root: Path, labs: list[str] | None = None, *, log=print) -> None:
         result = _run_solution(root, lab, record=tmp)
         if not result.ok:
             tmp.unlink(missing_ok=True)
-            raise PipelineError(f"build: the solution of {lab} does not run cleanly in fast mode: "
-                                + "; ".join(f"cell {i}: {e}" for i, e in result.errors.items()))
+            raise PipelineError(f"build: the solution of {lab} does not run cleanly in fast mode: {result.summary()}")
         if tmp.exists():
             os.replace(tmp, record)
             log(f"build: {lab}: reference results → {record.relative_to(root)} "
@@ -183,10 +182,8 @@ def check(root: Path, labs: list[str] | None = None, *, drift: bool = True, solu
 
     for lab in labs if solutions else []:
         result = _run_solution(root, lab)
-        fails = result.errors
         note(result.ok, f"{lab}: solution runs in fast mode, {len(result.passed_grades)} graded tests pass"
-             if result.ok else f"{lab}: solution fails in fast mode: "
-             + "; ".join(f"cell {i}: {e}" for i, e in fails.items()))
+             if result.ok else f"{lab}: solution fails in fast mode: {result.summary()}")
 
     for lab in labs if stubs else []:
         source_tests = grade_cells(load_notebook(root / "solutions" / lab / f"{lab}.ipynb"))
