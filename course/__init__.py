@@ -5,12 +5,14 @@ The commonly used names are re-exported here; each lives in a small module
 """
 from __future__ import annotations
 
-from .checks import CheckError, assert_close, check_finite, check_probabilities, check_shape
+from .checks import CheckError, assert_close, check_finite, check_probabilities, check_shape, passed
+from .colab import in_colab, offer_download
 from .data import DataNotFoundError, Splits, TensorBatches, cifar10_splits, data_root, mnist_splits
 from .device import describe_device, get_device, seed_everything
 from .mode import budget, fast_mode
 from .models import Ensemble, count_parameters
 from .plotting import display_error_curves, show_images
+from .labs import LABS, lab_info
 from .references import reference
 from .submission import CheckpointError, checkpoint_info, load_model, save_model
 from .training import History, Timer, epochs, progress
@@ -18,12 +20,14 @@ from .training import History, Timer, epochs, progress
 __version__ = "0.1.0"
 
 __all__ = [
-    "CheckError", "assert_close", "check_finite", "check_probabilities", "check_shape",
+    "CheckError", "assert_close", "check_finite", "check_probabilities", "check_shape", "passed",
     "DataNotFoundError", "Splits", "TensorBatches", "cifar10_splits", "data_root", "mnist_splits",
     "describe_device", "get_device", "seed_everything",
     "budget", "fast_mode",
     "Ensemble", "count_parameters",
     "display_error_curves", "show_images",
+    "in_colab", "offer_download",
+    "LABS", "lab_info",
     "reference",
     "CheckpointError", "checkpoint_info", "load_model", "save_model",
     "History", "Timer", "epochs", "progress",

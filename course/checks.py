@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["CheckError", "assert_close", "check_shape", "check_probabilities", "check_finite"]
+__all__ = ["CheckError", "assert_close", "check_shape", "check_probabilities", "check_finite", "passed"]
 
 
 class CheckError(AssertionError):
@@ -406,3 +406,11 @@ def _assert_close(actual: Any, expected: Any, *, name: str, rtol: float, atol: f
             lines.append("Likely causes:")
             lines += [f"  - {_sentence(c)}" for c in causes]
     raise CheckError("\n".join(lines))
+
+
+def passed(task: str, what: str = "the visible tests") -> None:
+    """The last line of a test cell: one line that says the cell passed, and that it is not the whole grade.
+
+    ``passed("3.2")`` prints ``✓ Task 3.2 passed the visible tests (the autograder adds hidden tests)``.
+    """
+    print(f"✓ Task {task} passed {what} (the autograder adds hidden tests)")

@@ -7,20 +7,22 @@ import sys
 import time
 from pathlib import Path
 
+from .paths import absolute_paths
+
 __all__ = ["main"]
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from .pipeline import build, find_root
 
-    build(find_root(args.root), args.labs or None)
+    build(find_root(args.root), args.labs or None, force=args.force)
     return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from .pipeline import check, find_root
 
-    report = check(find_root(args.root), args.labs or None)
+    report = check(find_root(args.root), args.labs or None, drift=args.drift, stubs=args.stubs)
     print(f"check: {len(report.lines)} ok, {len(report.problems)} problem(s)")
     return 0 if report.ok else 1
 
@@ -30,8 +32,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from .pipeline import find_root
 
     root = find_root(args.root)
-    rows = grade(root, Path(args.folder), timeout=args.timeout)
-    out = write_csv(rows, Path(args.csv) if args.csv else root / "autograder" / "grades.csv")
+    rows = grade(root, Path(args.folder).resolve(), timeout=args.timeout)
+    out = write_csv(rows, Path(args.csv).resolve() if args.csv else root / "autograder" / "grades.csv")
     print(format_table(rows))
     print(f"grades written to {out}")
     return 0
@@ -39,15 +41,15 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .grading import format_table, grade, write_csv
-    from .pipeline import build, check, find_root
+    from .pipeline import check, find_root
 
     root = find_root(args.root)
     t0 = time.perf_counter()
-    print("== course demo: 1/3 build the labs from solutions/ ==")
-    build(root)
-    print("== course demo: 2/3 check: drift, solutions pass, stubs fail ==")
+    # The demo changes no tracked file: it checks that notebooks/ and the references are what `course build`
+    # would make (building them is the instructor's explicit step), then grades into ignored folders.
+    print("== course demo: 1/2 check: notebooks/ and references match solutions/, solutions pass, stubs fail ==")
     report = check(root)
-    print("== course demo: 3/3 autograde the sample submissions in autograder/samples/ ==")
+    print("== course demo: 2/2 autograde the sample submissions in autograder/samples/ ==")
     rows = grade(root, root / "autograder" / "samples")
     out = write_csv(rows, root / "autograder" / "grades.csv")
     print()
@@ -87,6 +89,13 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    """Students: run a notebook as the autograder will and list what would cost points (needs no nbgrader)."""
+    from .validate import main as validate
+
+    return validate(args.notebook, lab=args.lab, timeout=args.timeout, root=args.root)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description="Deep learning with PyTorch: course tools.")
     parser.add_argument("--root", help="course checkout (default: found from the current folder, or COURSE_ROOT)")
@@ -94,10 +103,15 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("build", help="generate student notebooks and reference results from solutions/")
     p.add_argument("labs", nargs="*", help="lab ids (default: all)")
+    p.add_argument("--force", action="store_true",
+                   help="re-record reference results even where the solution did not change")
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("check", help="no drift; solutions pass; untouched student notebooks fail every test")
     p.add_argument("labs", nargs="*")
+    p.add_argument("--no-drift", dest="drift", action="store_false", help="skip the notebooks/ drift check")
+    p.add_argument("--no-stubs", dest="stubs", action="store_false",
+                   help="skip running the untouched student notebooks")
     p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("grade", help="autograde DIR (nbgrader layout <student>/<lab>/) into a grade CSV")
@@ -107,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds one submission may take (default 900)")
     p.set_defaults(func=_cmd_grade)
 
-    p = sub.add_parser("demo", help="build, check, and grade the sample submissions")
+    p = sub.add_parser("demo", help="check the labs, and grade the sample submissions")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("solve", help="run one solution notebook in full mode; keep its checkpoints as references")
@@ -115,10 +129,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save", help="also write the executed notebook here")
     p.set_defaults(func=_cmd_solve)
 
-    args = parser.parse_args(argv)
-    from .notebooks import NotebookError
-    from .pipeline import PipelineError
+    p = sub.add_parser("validate",
+                       help="students: run your notebook as the autograder will; list what would cost points")
+    p.add_argument("notebook",
+                   help="your lab notebook, e.g. lab3_mlp_mnist.ipynb (its folder holds the files to hand in)")
+    p.add_argument("--lab", help="the lab id, when the notebook's name or folder does not say it")
+    p.add_argument("--timeout", type=int, default=300, help="seconds one cell may run (default 300)")
+    p.set_defaults(func=_cmd_validate)
 
+    args = parser.parse_args(argv)
+    absolute_paths()
+    if args.root:
+        args.root = str(Path(args.root).expanduser().resolve())
+    if args.command == "validate":  # a student install: no nbgrader, maybe no nbformat; it reports its own errors
+        return args.func(args)
+    try:
+        from .notebooks import NotebookError
+        from .pipeline import PipelineError
+        import nbgrader  # noqa: F401  (only to say clearly when the instructor tools are missing)
+    except ModuleNotFoundError as exc:
+        print(f"course {args.command}: this is an instructor command and needs the instructor tools "
+              f"({exc.name} is not installed): pip install 'course[instructor]'", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except (PipelineError, NotebookError) as exc:

@@ -145,6 +145,13 @@ def describe_device(device: torch.device | str | None = None) -> str:
     return ", ".join(parts)
 
 
+class SeededGenerator(torch.Generator):
+    """A ``torch.Generator`` that a notebook does not echo when ``seed_everything(0)`` ends a cell."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python's ``random``, NumPy and torch (CPU and every GPU) with ``seed``.
 
@@ -164,6 +171,6 @@ def seed_everything(seed: int) -> torch.Generator:
     torch.manual_seed(seed)  # also seeds CUDA and MPS generators
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-    generator = torch.Generator()
+    generator = SeededGenerator()
     generator.manual_seed(seed)
     return generator

@@ -18,6 +18,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from .paths import absolute_paths
+
 __all__ = [
     "NotebookError", "load_notebook", "describe_cell", "metadata_problems", "grade_cells",
     "stamp_task_ids", "ExecutionResult", "execute_notebook", "scratch_copy",
@@ -130,14 +132,27 @@ class ExecutionResult:
     failed_grades: dict[str, str] = field(default_factory=dict)
     passed_grades: list[str] = field(default_factory=list)
     timed_out: bool = False
+    #: 'cell 12 (grade_id '3_2'): def train_epoch(...' for each cell in ``errors``.
+    where: dict[int, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.errors and not self.timed_out
 
     def summary(self) -> str:
-        """'cell 12: AssertionError: ...; cell 14: ...' for messages."""
-        return "; ".join(f"cell {i}: {e}" for i, e in self.errors.items())
+        """The first error, with its cell and message, and how many cells failed after it.
+
+        Later errors are most often consequences of the first (a NameError for what it failed to define),
+        so they are counted, not listed.
+        """
+        if not self.errors:
+            return "no errors"
+        # A timeout or dead kernel (key -1) stops the run: it comes after every cell error already recorded.
+        first = min((i for i in self.errors if i >= 0), default=-1)
+        where = self.where.get(first, f"cell {first}" if first >= 0 else "the kernel")
+        later = len(self.errors) - 1
+        more = f" ({later} later cell{'s' if later != 1 else ''} failed too)" if later else ""
+        return f"{where}: {self.errors[first]}{more}"
 
 
 @contextlib.contextmanager
@@ -165,7 +180,9 @@ def execute_notebook(nb: NotebookNode, cwd: Path, *, env: Mapping[str, str] | No
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                             extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(cwd)}})
-    with _environ(dict(env or {})):
+    # The kernel starts in ``cwd``: relative paths it inherits must already be absolute.
+    overrides = absolute_paths({k: v for k, v in os.environ.items() if k.startswith("COURSE_")} | dict(env or {}))
+    with _environ(overrides):
         try:
             client.execute()
         except (CellTimeoutError, DeadKernelError) as exc:
@@ -179,6 +196,7 @@ def execute_notebook(nb: NotebookNode, cwd: Path, *, env: Mapping[str, str] | No
         is_graded = cell.get("metadata", {}).get("nbgrader", {}).get("grade", False)
         if err is not None:
             result.errors[i] = f"{err['ename']}: {err['evalue']}".strip()[:500]
+            result.where[i] = describe_cell(i, cell)
             if is_graded:
                 result.failed_grades[gid] = result.errors[i]
         elif is_graded:

@@ -7,6 +7,7 @@ fail every graded test (hidden tests included, as the autograder sees them).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -18,13 +19,14 @@ from pathlib import Path
 
 import nbformat
 
+from .labs import LAB_IDS as LABS
 from .notebooks import (NotebookError, execute_notebook, grade_cells, load_notebook, metadata_problems,
                         scratch_copy, stamp_task_ids)
+from .release import install_spec, stamp_install_spec, write_readme_badges
 
 __all__ = ["LABS", "PipelineError", "find_root", "lab_ids", "run_nbgrader", "tools_path", "generate", "build", "check",
-           "grading_env", "CheckReport"]
+           "grading_env", "CheckReport", "solution_digest"]
 
-LABS = ("lab1_linear", "lab2_backprop", "lab3_mlp_mnist", "lab4_positional_encoding", "lab5_cnn_resnet")
 
 
 class PipelineError(RuntimeError):
@@ -95,18 +97,40 @@ def _validate(root: Path, lab: str) -> None:
         raise PipelineError(f"{path.relative_to(root)} has nbgrader metadata problems:\n  - " + "\n  - ".join(problems))
 
 
+def _sync(src: Path, dst: Path) -> None:
+    """Make folder ``dst`` hold exactly the files of ``src``, writing only those whose bytes differ."""
+    dst.mkdir(parents=True, exist_ok=True)
+    wanted = {p.relative_to(src) for p in src.rglob("*") if p.is_file()}
+    for rel in sorted(wanted):
+        data = (src / rel).read_bytes()
+        target = dst / rel
+        if not target.is_file() or target.read_bytes() != data:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+    for p in sorted(dst.rglob("*"), reverse=True):
+        if p.is_file() and p.relative_to(dst) not in wanted and ".ipynb_checkpoints" not in p.parts:
+            p.unlink()
+
+
 def generate(root: Path, lab: str, release_dir: Path | None = None, db_url: str | None = None) -> Path:
-    """Generate the student notebook of ``lab`` (into notebooks/ unless ``release_dir``)."""
+    """Generate the student notebook of ``lab`` (into notebooks/ unless ``release_dir``).
+
+    nbgrader writes into a temporary folder first: a failed generation leaves notebooks/ as it was, and a
+    successful one rewrites only the files whose content changed.
+    """
     _validate(root, lab)
-    args = ["generate_assignment", lab, "--force"]
-    if release_dir is not None:
-        args.append(f"--CourseDirectory.release_directory={release_dir}")
-    env = {"COURSE_DB_URL": db_url} if db_url else None
-    run_nbgrader(root, *args, env=env)
-    out = (release_dir or root / "notebooks") / lab / f"{lab}.ipynb"
-    nb = stamp_task_ids(load_notebook(out))
-    nbformat.write(nb, out)
-    return out
+    target = (release_dir or root / "notebooks") / lab
+    with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
+        run_nbgrader(root, "generate_assignment", lab, "--force", f"--CourseDirectory.release_directory={tmp}",
+                     env={"COURSE_DB_URL": db_url} if db_url else None)
+        made = Path(tmp) / lab / f"{lab}.ipynb"
+        nb = stamp_task_ids(load_notebook(made))
+        stamp_install_spec(nb, install_spec(root))
+        nbformat.write(nb, made)
+        _sync(Path(tmp) / lab, target)
+    return target / f"{lab}.ipynb"
 
 
 def _run_solution(root: Path, lab: str, record: Path | None = None):
@@ -117,27 +141,64 @@ def _run_solution(root: Path, lab: str, record: Path | None = None):
         return execute_notebook(nb, tmp, env=grading_env(root, **extra))[1]
 
 
-def build(root: Path, labs: list[str] | None = None, *, log=print) -> None:
-    """Generate student notebooks and regenerate reference results for ``labs`` (default: all)."""
+def solution_digest(root: Path, lab: str) -> str:
+    """sha256 of what a solution computes with: its cells' types, sources and nbgrader metadata (no outputs)."""
+    nb = load_notebook(root / "solutions" / lab / f"{lab}.ipynb")
+    cells = [[c.cell_type, c.source, c.get("metadata", {}).get("nbgrader")] for c in nb.cells]
+    return hashlib.sha256(json.dumps(cells, sort_keys=True).encode()).hexdigest()
+
+
+def _record_references(root: Path, lab: str, *, force: bool, log) -> None:
+    """Re-run the solution in fast mode and record its reference results, unless they match the solution already.
+
+    The recorded numbers are this machine's (fast-mode test error differs by a few tenths of a point from one
+    machine to another, within the tests' tolerances), so they are re-recorded only when the solution changed:
+    a build on an unchanged checkout leaves every tracked file as it was.
+    """
+    refs = root / "autograder" / "references"
+    record = refs / f"{lab}.json"
+    digest = solution_digest(root, lab)
+    if not force and record.exists():
+        try:
+            stored = json.loads(record.read_text()).get("solution_sha256")
+        except ValueError:
+            stored = None
+        if stored == digest:
+            log(f"build: {lab}: reference results are up to date ({record.relative_to(root)})")
+            return
+    refs.mkdir(parents=True, exist_ok=True)
+    tmp = record.with_suffix(".json.tmp")
+    tmp.unlink(missing_ok=True)
+    result = _run_solution(root, lab, record=tmp)
+    if not result.ok:
+        tmp.unlink(missing_ok=True)
+        raise PipelineError(f"build: the solution of {lab} does not run cleanly in fast mode: {result.summary()}")
+    data = json.loads(tmp.read_text()) if tmp.exists() else {"lab": lab, "results": {}}
+    data["solution_sha256"] = digest
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, record)
+    log(f"build: {lab}: reference results → {record.relative_to(root)} ({len(data.get('results', {}))} values)")
+
+
+def build(root: Path, labs: list[str] | None = None, *, force: bool = False, log=print) -> None:
+    """Generate student notebooks for ``labs`` (default: all) and record reference results where solutions changed.
+
+    Nothing tracked changes on an unchanged checkout: nbgrader regenerates the same notebooks, references are
+    re-recorded only for a changed solution (or ``force``), and the README's badges only when the course's
+    address or version changed.
+    """
     labs = labs or lab_ids(root)
     for lab in labs:
         _validate(root, lab)
+    if install_spec(root) is None:
+        log("build: pyproject.toml names no [project.urls] Repository, so the notebooks' setup cells cannot install "
+            "`course` on Colab; set it once to the course's git URL (see README, 'Colab')")
     for lab in labs:
         out = generate(root, lab)
         log(f"build: {lab}: student notebook → {out.relative_to(root)}")
-        refs = root / "autograder" / "references"
-        refs.mkdir(parents=True, exist_ok=True)
-        record = refs / f"{lab}.json"
-        tmp = record.with_suffix(".json.tmp")
-        tmp.unlink(missing_ok=True)
-        result = _run_solution(root, lab, record=tmp)
-        if not result.ok:
-            tmp.unlink(missing_ok=True)
-            raise PipelineError(f"build: the solution of {lab} does not run cleanly in fast mode: {result.summary()}")
-        if tmp.exists():
-            os.replace(tmp, record)
-            log(f"build: {lab}: reference results → {record.relative_to(root)} "
-                f"({len(json.loads(record.read_text()).get('results', {}))} values)")
+        _record_references(root, lab, force=force, log=log)
+    if write_readme_badges(root, lab_ids(root)):
+        log("build: README.md: Open in Colab badges updated")
 
 
 @dataclass
@@ -179,6 +240,16 @@ def check(root: Path, labs: list[str] | None = None, *, drift: bool = True, solu
             note(not changed, f"{lab}: notebooks/ matches its solution" if not changed else
                  f"{lab}: notebooks/{lab}/{lab}.ipynb differs from what `course build` makes "
                  f"(first at cell {min(changed)}); run `course build` and commit")
+
+    for lab in labs if drift else []:
+        record = root / "autograder" / "references" / f"{lab}.json"
+        try:
+            stored = json.loads(record.read_text()).get("solution_sha256") if record.exists() else None
+        except ValueError:
+            stored = None
+        fresh = stored == solution_digest(root, lab)
+        note(fresh, f"{lab}: reference results match the solution" if fresh else
+             f"{lab}: {record.relative_to(root)} was not recorded from this solution; run `course build` and commit")
 
     for lab in labs if solutions else []:
         result = _run_solution(root, lab)

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .colab import offer_download
 from .mode import fast_mode
 
 __all__ = ["CheckpointError", "save_model", "load_model", "checkpoint_info"]
@@ -25,19 +26,28 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, or does not fit the architecture."""
 
 
+class SavedPath(type(Path())):  # type: ignore[misc]  # PosixPath/WindowsPath: Path itself can't be subclassed on 3.10/3.11
+    """The path ``save_model`` wrote. A notebook shows nothing for it: ``save_model`` has already said where."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 def checkpoint_info(path: str | os.PathLike) -> dict:
     """The metadata stored beside the weights (fast mode, time, torch version, ...)."""
     return dict(_read(Path(path))["meta"])
 
 
 def save_model(model: nn.Module, path: str | os.PathLike, *, note: str = "") -> Path:
-    """Save ``model``'s weights (float tensors as float16, to keep the file small).
+    """Save ``model``'s weights (float tensors as float16, to keep the file small); return the path.
+
+    On Colab it also offers the file for download, since the runtime's files do not last.
 
     In fast mode an existing full-mode checkpoint is kept, not overwritten: the
     autograder runs notebooks in fast mode and must grade the weights the student
     trained in full mode.
     """
-    path = Path(path)
+    path = SavedPath(path)
     if fast_mode() and path.exists():
         try:
             previous = checkpoint_info(path)
@@ -66,6 +76,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, *, note: str = "") -> 
     os.replace(tmp, path)  # a crash mid-save never leaves half a checkpoint behind
     mode = "fast mode" if meta["fast"] else "full mode"
     print(f"course: saved {meta['parameters']:,} parameters to {path} ({mode}, {path.stat().st_size / 1e6:.1f} MB)")
+    offer_download(path)
     return path
 
 

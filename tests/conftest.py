@@ -12,6 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MPLBACKEND", "Agg")
 if "COURSE_DATA" not in os.environ and (ROOT.parent / "shared" / "data").is_dir():
     os.environ["COURSE_DATA"] = str(ROOT.parent / "shared" / "data")
+# The README runs `COURSE_DATA=../shared/data python -m pytest`: relative to where pytest started, made absolute
+# here, before any test changes directory or starts a kernel elsewhere.
+from course.paths import absolute_paths  # noqa: E402
+
+absolute_paths()
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +39,8 @@ def mnist():
 def course_copy(tmp_path: Path) -> Path:
     """A scratch copy of the course (no git, no caches) that build/grade may write into."""
     dst = tmp_path / "course"
-    skip_everywhere = {".git", "__pycache__", ".pytest_cache", ".venv", "build", "dist", ".ipynb_checkpoints"}
+    skip_everywhere = {".git", "__pycache__", ".pytest_cache", ".venv", "build", "dist", ".ipynb_checkpoints",
+                       "test-artifacts"}
     # nbgrader's working folders and the gradebook, but not the samples' own submitted/ folder.
     skip_in_autograder = {"submitted", "autograded", "feedback", "gradebook.db", "grades.csv"}
 

@@ -204,3 +204,14 @@ def test_check_finite() -> None:
     t[1, 2] = float("-inf")
     msg = _message(check_finite, t, "activations")
     assert msg.startswith("activations contains 0 NaN and 1 inf") and "[1, 2]" in msg
+
+
+def test_passed_prints_one_line_naming_the_task(capsys) -> None:
+    from course import passed
+
+    passed("3.2")
+    passed("3.6", "the 2.2% tier")
+    assert capsys.readouterr().out.splitlines() == [
+        "✓ Task 3.2 passed the visible tests (the autograder adds hidden tests)",
+        "✓ Task 3.6 passed the 2.2% tier (the autograder adds hidden tests)",
+    ]

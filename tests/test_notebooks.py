@@ -75,3 +75,27 @@ def test_execute_reports_failed_graded_cells(tmp_path) -> None:
     _, result = execute_notebook(_good(), tmp_path, timeout=60)
     assert result.ok and result.passed_grades == ["9_1"]
     nbformat.validate(nb)
+
+
+def test_summary_names_the_first_failing_cell_and_counts_the_rest() -> None:
+    from course.notebooks import ExecutionResult
+
+    result = ExecutionResult(errors={7: "NameError: name 'MLP' is not defined", 3: "DataNotFoundError: MNIST data not found",
+                                     9: "NameError: name 'data' is not defined"},
+                             where={3: "cell 3: data = mnist_splits(seed=0)", 7: "cell 7 (grade_id '3_1'): torch.manual_seed(0)",
+                                    9: "cell 9: x"})
+    assert result.summary() == ("cell 3: data = mnist_splits(seed=0): DataNotFoundError: MNIST data not found "
+                                "(2 later cells failed too)")
+    assert ";" not in result.summary()
+    assert ExecutionResult().summary() == "no errors"
+    assert ExecutionResult(errors={-1: "CellTimeoutError: x"}).summary() == "the kernel: CellTimeoutError: x"
+
+
+@pytest.mark.slow
+def test_execution_reports_where_the_first_error_is(tmp_path) -> None:
+    nb = _good()
+    nb.cells[1].source = "def f():\n    raise ValueError('boom')"
+    nb.cells.insert(1, new_code_cell("import nosuchmodule_xyz"))
+    _, result = execute_notebook(nb, tmp_path, timeout=60)
+    assert result.summary().startswith("cell 1: import nosuchmodule_xyz: ModuleNotFoundError"), result.summary()
+    assert "(1 later cell failed too)" in result.summary()

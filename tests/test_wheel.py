@@ -23,3 +23,10 @@ def test_wheel_contains_course_only(repo_root, tmp_path) -> None:
             text = zipfile.ZipFile(wheel).read(name).decode("utf-8", "replace")
             assert not re.search(r"^\s*#+\s*BEGIN (SOLUTION|HIDDEN TESTS)", text, re.M), name
     assert not any(n.endswith((".ipynb", ".pt")) for n in names)
+    # The student install is light: what the labs import, and no more; nbgrader only in the extras.
+    meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    requires = [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    light = sorted(re.split(r"[<>=;\[ ]", r)[0].lower() for r in requires if "extra ==" not in r)
+    assert light == ["matplotlib", "numpy", "pillow", "torch", "torchvision", "tqdm"], light
+    extras = [r for r in requires if "extra ==" in r]
+    assert any(r.startswith("nbgrader") and 'extra == "instructor"' in r for r in extras), extras
