@@ -13,8 +13,10 @@ copy is found a :class:`DataNotFoundError` says where it looked and what to do.
 """
 from __future__ import annotations
 
+import codecs
 import io
 import os
+import pickle
 import socket
 import stat
 import tarfile
@@ -472,15 +474,93 @@ def _save_cache(payload: dict[str, object], directory: Path) -> None:
                       stacklevel=3)
 
 
-def _cifar_from_batches(base: Path) -> dict[str, object]:
-    """torchvision's python batch files under ``base`` -> the same payload the JPEG cache holds."""
-    import torchvision  # slow to import; not needed when the cache or JPEGs serve
+def _batch_globals() -> dict[tuple[str, str], object]:
+    """The only globals a CIFAR-10 batch file may name: what rebuilding a numpy array takes."""
+    sample = np.zeros(1, dtype=np.uint8)
+    reconstruct, frombuffer = sample.__reduce__()[0], sample.__reduce_ex__(5)[0]
+    allowed: dict[tuple[str, str], object] = {
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): codecs.encode,  # bytes in protocol-2 pickles written by Python 3
+    }
+    for package in ("numpy.core", "numpy._core"):  # the originals name numpy.core; numpy 2 writes numpy._core
+        allowed[(f"{package}.multiarray", "_reconstruct")] = reconstruct
+        allowed[(f"{package}.numeric", "_frombuffer")] = frombuffer  # protocol 5
+    return allowed
 
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickler for CIFAR-10's python batches that refuses every global but numpy's array rebuilding.
+
+    The official ``cifar-10-python`` files are pickles (written by Python 2), and
+    ``pickle.load`` would run whatever a tampered file names. Their content is only
+    dicts, lists, strings, ints and uint8 arrays, so nothing else is allowed.
+    """
+
+    _allowed = _batch_globals()
+
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return self._allowed[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch file") from None
+
+
+def _read_batch(path: Path) -> dict[str, object]:
+    """One pickled batch (or ``batches.meta``) as a dict with str keys.
+
+    ``encoding="latin1"`` as in torchvision: the files are Python 2 pickles whose
+    strings (keys, label names, the arrays' raw bytes) are byte strings. Keys are
+    str then; bytes keys (a file re-pickled by Python 3) are decoded too.
+    """
+    try:
+        with open(path, "rb") as f:
+            entry = _BatchUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, IndexError) as err:
+        raise ValueError(f"{path} is not a CIFAR-10 python batch file ({type(err).__name__}: {err})") from err
+    if not isinstance(entry, dict):
+        raise ValueError(f"{path} is not a CIFAR-10 python batch file (it holds a {type(entry).__name__}, not a dict)")
+    return {k.decode("latin1") if isinstance(k, bytes) else str(k): v for k, v in entry.items()}
+
+
+def _cifar_from_batches(base: Path) -> dict[str, object]:
+    """The python batch files in ``base/cifar-10-batches-py`` -> the same payload the JPEG cache holds.
+
+    The files are read here rather than through ``torchvision.datasets.CIFAR10``,
+    which checks each file's md5 against the original download and refuses any
+    other copy (a re-packed or cut-down one, or a test's). Each ``data`` row is one
+    image: 1024 red, then 1024 green, then 1024 blue values, each plane 32x32 row by
+    row, so a reshape to (N, 3, 32, 32) is already channels-first.
+    """
+    folder = base / _CIFAR_BATCHES
+    meta_path = folder / "batches.meta"
+    names = _read_batch(meta_path).get("label_names")
+    names = [n.decode("latin1") if isinstance(n, bytes) else n for n in names] if isinstance(names, list) else names
+    if names != list(CIFAR10_CLASSES):
+        raise ValueError(f"{meta_path}: label_names are {names!r}, not the CIFAR-10 classes {list(CIFAR10_CLASSES)}")
     payload: dict[str, object] = {"classes": list(CIFAR10_CLASSES)}
-    for split, train in (("train", True), ("test", False)):
-        ds = torchvision.datasets.CIFAR10(base, train=train, download=False)
-        payload[f"{split}_x"] = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
-        payload[f"{split}_y"] = torch.tensor(ds.targets, dtype=torch.int64)
+    for split, files in (("train", [f"data_batch_{i}" for i in range(1, 6)]), ("test", ["test_batch"])):
+        images, labels = [], []
+        for name in files:
+            path = folder / name
+            entry = _read_batch(path)
+            data, targets = entry.get("data"), entry.get("labels")
+            if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+                got = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+                raise ValueError(f"{path}: 'data' must be a uint8 array of shape (N, 3072), got {got}")
+            try:
+                targets = np.asarray(targets, dtype=np.int64)
+                in_range = targets.size == 0 or 0 <= targets.min() <= targets.max() < 10
+                valid = targets.shape == (len(data),) and in_range
+            except (TypeError, ValueError):  # None, strings, ragged lists
+                valid = False
+            if not valid:
+                raise ValueError(f"{path}: 'labels' must be a list of {len(data)} class indices in [0, 10)")
+            images.append(data)
+            labels.append(targets)
+        x = np.concatenate(images).reshape(-1, 3, 32, 32)  # a copy: writable, contiguous
+        payload[f"{split}_x"] = torch.from_numpy(x)  # (N, 3, 32, 32) uint8
+        payload[f"{split}_y"] = torch.from_numpy(np.concatenate(labels))  # (N,) int64
     return payload
 
 

@@ -9,12 +9,15 @@ import os
 import pickle
 import socket
 import stat
+import struct
 import tarfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -452,6 +455,201 @@ def test_cifar_missing_raises_clear_error(tmp_path: Path) -> None:
     message = str(info.value)
     for expected in ("CIFAR-10", str(tmp_path / "cifar10-jpeg.tar.gz"), "cifar-10-batches-py", "COURSE_DATA"):
         assert expected in message
+
+
+# ---------------------------------------------------------------- CIFAR-10 (torchvision's python batches)
+
+
+class _Python2Pickler(pickle._Pickler):
+    """Pickles the way Python 2's cPickle wrote the CIFAR-10 python batches.
+
+    Protocol 2; byte strings (the keys, label names and an array's raw bytes) as
+    Python 2 ``str`` (SHORT_BINSTRING/BINSTRING), which ``encoding="latin1"`` turns
+    into ``str`` and ``encoding="bytes"`` into ``bytes`` (hence b'data' in the
+    dataset's own unpickling example); numpy's globals under their Python 2 era
+    names (``numpy.core.multiarray._reconstruct``).
+    """
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def save_bytes(self, obj: bytes) -> None:
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    def save_str(self, obj: str) -> None:  # numpy's dtype state ('u1', '|') was Python 2 str as well
+        self.save_bytes(obj.encode("latin1"))
+
+    def save_global(self, obj: object, name: str | None = None) -> None:
+        module = obj.__module__.replace("numpy._core", "numpy.core")
+        self.write(pickle.GLOBAL + f"{module}\n{name or obj.__qualname__}\n".encode())
+        self.memoize(obj)
+
+    dispatch[bytes] = save_bytes
+    dispatch[str] = save_str
+
+
+def _dump_py2(obj: object, path: Path) -> None:
+    with open(path, "wb") as f:
+        _Python2Pickler(f, protocol=2).dump(obj)
+
+
+def _dump_py3(obj: object, path: Path) -> None:
+    path.write_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+BATCH_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+
+
+def _write_cifar_batches(root: Path, n: int = 20, dump: Callable[[object, Path], None] = _dump_py2,
+                         ) -> dict[str, tuple[np.ndarray, list[int]]]:
+    """A small ``cifar-10-batches-py/`` (``n`` images per batch) in the official format; returns what was written.
+
+    Image 0 of ``test_batch`` is a probe: red = 7 * row, green = 7 * column, blue = 200.
+    """
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    written = {}
+    for number, name in enumerate(BATCH_FILES, start=1):
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)  # one row per image: R, G, B planes, 32x32 each
+        labels = [int(v) for v in rng.integers(0, 10, n)]
+        if name == "test_batch":
+            rows, cols = np.mgrid[0:32, 0:32]
+            data[0] = np.concatenate([(7 * rows).ravel(), (7 * cols).ravel(), np.full(1024, 200)]).astype(np.uint8)
+        description = "testing batch 1 of 1" if name == "test_batch" else f"training batch {number} of 5"
+        dump({b"batch_label": description.encode(), b"labels": labels, b"data": data,
+              b"filenames": [f"img_{number}_{i}.png".encode() for i in range(n)]}, folder / name)
+        written[name] = (data, labels)
+    dump({b"num_cases_per_batch": n, b"label_names": [c.encode() for c in CIFAR10_CLASSES], b"num_vis": 3072},
+         folder / "batches.meta")
+    return written
+
+
+def _u8(x: torch.Tensor) -> np.ndarray:
+    return (x * 255).round().to(torch.uint8).numpy()
+
+
+def test_cifar_batches_are_read_with_the_right_layout(tmp_path: Path) -> None:
+    written = _write_cifar_batches(tmp_path, n=20)
+    s = cifar10_splits(tmp_path, n_val=7, download=False)
+    assert s.classes == CIFAR10_CLASSES
+    assert s.train_x.shape == (93, 3, 32, 32) and s.val_x.shape == (7, 3, 32, 32) and s.test_x.shape == (20, 3, 32, 32)
+    assert s.train_y.shape == (93,) and s.val_y.shape == (7,) and s.test_y.shape == (20,)
+    for x, y in (s.train, s.val, s.test):
+        assert x.dtype == torch.float32 and y.dtype == torch.int64
+        assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    # The probe image: channel 0 is red and varies down the rows, channel 1 green across the columns.
+    probe = s.test_x[0] * 255
+    rows, cols = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    assert torch.allclose(probe[0], 7 * rows) and torch.allclose(probe[1], 7 * cols)
+    assert torch.allclose(probe[2], torch.full((32, 32), 200.0))
+    assert float(s.test_x[0, 0, 3, 1]) == pytest.approx(21 / 255)  # red, row 3, column 1
+    # The test set in file order; every pixel and label as written.
+    test_data, test_labels = written["test_batch"]
+    assert np.array_equal(_u8(s.test_x).reshape(20, 3072), test_data)
+    assert s.test_y.tolist() == test_labels
+    # Train + val: the 100 written training images, each once and with its own label.
+    expected = {}
+    for name in BATCH_FILES[:5]:
+        data, labels = written[name]
+        expected.update({row.tobytes(): label for row, label in zip(data, labels)})
+    assert len(expected) == 100  # random images: all distinct
+    got = [(img.tobytes(), int(label)) for x, y in (s.train, s.val) for img, label in zip(_u8(x).reshape(-1, 3072), y)]
+    assert sorted(got) == sorted(expected.items())
+    # The split is seeded.
+    again = cifar10_splits(tmp_path, n_val=7, download=False)
+    other = cifar10_splits(tmp_path, n_val=7, seed=1, download=False)
+    assert torch.equal(again.val_x, s.val_x) and not torch.equal(other.val_y, s.val_y)
+
+
+def test_cifar_batches_match_torchvision_which_refuses_copies_by_md5(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import torchvision
+    from torchvision.datasets import cifar
+
+    _write_cifar_batches(tmp_path, n=20)
+    with pytest.raises(RuntimeError, match="corrupted"):  # why course.data reads the files itself
+        torchvision.datasets.CIFAR10(tmp_path, train=True, download=False)
+    payload = cd._cifar_from_batches(tmp_path)
+    monkeypatch.setattr(cifar, "check_integrity", lambda *args, **kwargs: True)
+    for split, train in (("train", True), ("test", False)):
+        ds = torchvision.datasets.CIFAR10(tmp_path, train=train, download=False)  # (N, 32, 32, 3), as PIL wants
+        assert torch.equal(payload[f"{split}_x"], torch.from_numpy(ds.data).permute(0, 3, 1, 2))
+        assert payload[f"{split}_y"].tolist() == ds.targets
+        assert tuple(ds.classes) == CIFAR10_CLASSES
+
+
+def test_cifar_batches_pickled_by_python3_are_read_too(tmp_path: Path) -> None:
+    written = _write_cifar_batches(tmp_path, n=4, dump=_dump_py3)  # bytes keys, numpy._core names, protocol 5
+    s = cifar10_splits(tmp_path, n_val=2, download=False)
+    assert np.array_equal(_u8(s.test_x).reshape(4, 3072), written["test_batch"][0])
+    assert s.test_y.tolist() == written["test_batch"][1] and len(s.train_x) == 18
+
+
+class _Sneaky:
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.mkdir, (str(self.target),)  # harmless here, but it could be any call
+
+
+def test_cifar_batches_refuse_pickles_that_call_anything(tmp_path: Path) -> None:
+    _write_cifar_batches(tmp_path, n=2)
+    target = tmp_path / "created-by-unpickling"
+    _dump_py3({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1], b"x": _Sneaky(target)},
+              tmp_path / "cifar-10-batches-py" / "data_batch_3")
+    with pytest.raises(ValueError, match=r"data_batch_3.*(posix|nt)\.mkdir is not allowed"):
+        cifar10_splits(tmp_path, n_val=1, download=False)
+    assert not target.exists()
+
+
+def test_cifar_batches_with_other_classes_or_shapes_raise(tmp_path: Path) -> None:
+    _write_cifar_batches(tmp_path, n=2)
+    folder = tmp_path / "cifar-10-batches-py"
+    _dump_py2({b"data": np.zeros((2, 1024), np.uint8), b"labels": [0, 1]}, folder / "data_batch_2")  # grey 32x32
+    with pytest.raises(ValueError, match=r"data_batch_2.*\(N, 3072\)"):
+        cifar10_splits(tmp_path, n_val=1, download=False)
+    _dump_py2({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}, folder / "data_batch_2")
+    with pytest.raises(ValueError, match=r"data_batch_2.*'labels'"):
+        cifar10_splits(tmp_path, n_val=1, download=False)
+    _dump_py2({b"label_names": [f"c{i}".encode() for i in range(100)]}, folder / "batches.meta")  # e.g. CIFAR-100
+    with pytest.raises(ValueError, match="label_names"):
+        cifar10_splits(tmp_path, n_val=1, download=False)
+
+
+def test_relative_env_paths_resolve_against_the_cwd_they_are_given_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("COURSE_DATA", "rel/data")
+    monkeypatch.setenv("COURSE_CACHE", "./rel/cache")
+    root = data_root()
+    assert root.is_absolute() and root == here.resolve() / "rel" / "data"
+    assert cd._default_cache() == here.resolve() / "rel" / "cache"
+    assert cache_dir() == root  # writable, so caches go next to the data; created
+    monkeypatch.setenv("COURSE_DATA", "")
+    assert data_root() == here.resolve() / "rel" / "cache"  # no COURSE_DATA: the (absolute) cache
+    monkeypatch.setenv("COURSE_DATA", "rel/data")
+    with pytest.raises(DataNotFoundError) as info:
+        mnist_splits(download=False)
+    assert str(here.resolve() / "rel" / "data" / "MNIST" / "raw") in str(info.value)  # messages name absolute paths
+    monkeypatch.chdir(elsewhere)
+    assert root == here.resolve() / "rel" / "data" and root.is_dir()  # a path handed out stays valid after a chdir
+
+
+def test_cifar_batches_found_through_relative_course_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_cifar_batches(tmp_path / "rel" / "data", n=3)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COURSE_DATA", "rel/data")
+    s = cifar10_splits(n_val=2, download=False)
+    assert s.train_x.shape == (13, 3, 32, 32) and s.test_x.shape == (3, 3, 32, 32)
 
 
 # ---------------------------------------------------------------- CIFAR-10 (real, slow)

@@ -173,3 +173,203 @@ def test_show_images_rejects_bad_shapes_and_warns_on_normalised() -> None:
         show_images(torch.rand(2, 1, 8, 8), labels=[1, 2, 3])
     with pytest.warns(UserWarning, match="not \\[0, 1\\]"):
         show_images(torch.randn(2, 1, 8, 8) * 3)
+
+
+# ---------------------------------------------------------------- polish: ticks, legend, labels, one epoch
+
+
+def _visible_xticks(ax) -> list[float]:
+    ax.figure.canvas.draw()
+    lo, hi = ax.get_xlim()
+    return [float(t) for t in ax.get_xticks() if lo <= t <= hi]
+
+
+@pytest.mark.parametrize("n_epochs", [1, 2, 3, 7, 25, 100, 1000])
+def test_epoch_ticks_are_whole_epochs_from_one(n_epochs: int) -> None:
+    fig = display_error_curves(_history(list(np.linspace(1.0, 0.5, n_epochs))), show=False)
+    ticks = _visible_xticks(fig.axes[0])
+    assert ticks, "no epoch ticks at all"
+    assert all(t == int(t) and t >= 1 for t in ticks), ticks  # no epoch 0, no epoch 2.5
+    if n_epochs <= 7:
+        assert ticks == list(range(1, n_epochs + 1))
+
+
+def _legend_texts(fig) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def test_legend_lists_only_curves_that_are_drawn() -> None:
+    no_train_error = History()
+    for v in H1:
+        no_train_error.log(train_loss=v, val_loss=v, val_error=v / 3)  # as the labs log it
+    fig = display_error_curves(no_train_error, metric="error", show=False)
+    assert not [l for l in fig.axes[0].lines if l.get_linestyle() == "--"]
+    assert _legend_texts(fig) == ["validation", "best validation"]
+    # ...while the loss plot of the same run does draw, and list, the train curve.
+    assert _legend_texts(display_error_curves(no_train_error, show=False)) == ["train", "validation", "best validation"]
+    runs = {"a": {"val_error": [0.3, 0.2]}, "b": {"val_error": [0.4, 0.3]}}
+    assert _legend_texts(display_error_curves(runs, metric="error", show=False)) == [
+        "a", "b", "validation", "best validation"]
+    nothing_best = display_error_curves({"val_loss": [float("nan")] * 3}, show=False)
+    assert _legend_texts(nothing_best) == ["validation"]  # no star drawn, so none listed
+
+
+def _assert_labels_clean(fig) -> None:
+    """The best-epoch labels' rendered boxes overlap neither each other nor a star, inside the axes."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_bbox_patch().get_window_extent(renderer) for t in fig.axes[0].texts]
+    stars = [m.get_window_extent(renderer).shrunk(0.6, 0.6) for m in _best_markers(fig)]  # extents have slack
+    frame = fig.axes[0].get_window_extent(renderer)
+    for i, box in enumerate(boxes):
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, (
+            f"label {i} sticks out of the axes: {box} vs {frame}")
+        for j in range(i):
+            assert not box.overlaps(boxes[j]), f"labels {j} and {i} overlap: {boxes[j]} / {box}"
+        assert not any(box.overlaps(star) for star in stars), f"label {i} covers a star"
+
+
+CLOSE = {"lr=0.01": [1, .6, .45, .40, .42], "lr=0.1": [1, .6, .44, .41, .43], "lr=1": [1, .62, .46, .405, .45]}
+EQUAL = {"a": [1, .6, .4], "b": [1, .6, .4], "c": [1, .6, .4]}  # best epoch at the right edge, too
+
+
+@pytest.mark.parametrize("case, metric, log_scale", [("close", "error", True), ("close", "loss", False),
+                                                     ("equal", "loss", False), ("equal", "error", True)])
+def test_best_labels_of_several_runs_do_not_overlap(case: str, metric: str, log_scale: bool) -> None:
+    runs = {"close": CLOSE, "equal": EQUAL}[case]
+    fig = display_error_curves({k: _history(v) for k, v in runs.items()}, metric=metric, log_scale=log_scale,
+                               show=False)
+    _save(fig, f"curves_labels_{case}_{metric}{'_log' if log_scale else ''}.png")
+    assert len(fig.axes[0].texts) == 3
+    _assert_labels_clean(fig)
+    # Placed at draw time, so they stay clean when the figure is resized or saved at another dpi.
+    fig.set_size_inches(4.5, 3)
+    _assert_labels_clean(fig)
+    fig.set_dpi(150)
+    _assert_labels_clean(fig)
+
+
+def test_many_runs_with_one_best_point_still_get_separate_labels() -> None:
+    runs = {f"run {k}": _history([1.0, 0.6, 0.45 + 0.002 * k, 0.5]) for k in range(6)}
+    fig = display_error_curves(runs, show=False)
+    _save(fig, "curves_labels_six.png")
+    _assert_labels_clean(fig)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == [f"epoch 3: {0.45 + 0.002 * k:.4g}" for k in range(6)]
+    heights = [t.get_window_extent().y0 for t in fig.axes[0].texts]
+    assert heights == sorted(heights)  # stacked in the order of the values they label
+
+
+def test_one_epoch_run_is_visible_with_sensible_axis() -> None:
+    run = History()
+    run.log(train_loss=0.4, val_loss=0.45, val_error=0.167)  # e.g. a fast-mode run of 1 epoch
+    fig = display_error_curves(run, show=False)
+    _save(fig, "curves_one_epoch.png")
+    ax = fig.axes[0]
+    curves = [line for line in ax.get_lines() if line.get_marker() != "*"]
+    assert len(curves) == 2
+    for line in curves:  # a line through one point has zero length: it needs a marker
+        assert len(line.get_xdata()) == 1 and line.get_marker() not in (None, "", "None", " ")
+        assert line.get_markersize() >= 4
+    assert ax.get_xlim() == (0.5, 1.5)
+    assert _visible_xticks(ax) == [1.0]
+    assert list(_best_markers(fig)[0].get_xdata()) == [1]
+    # The error plot of the same run (no train error) and a log scale: still a tick at 1 only.
+    fig = display_error_curves(run, metric="error", log_scale=True, show=False)
+    assert _visible_xticks(fig.axes[0]) == [1.0]
+    assert _legend_texts(fig) == ["validation", "best validation"]
+
+
+def _tick_labels(ax, which: str = "both") -> list[str]:
+    """The non-empty y tick labels inside the view, after a draw."""
+    ax.figure.canvas.draw()
+    lo, hi = sorted(ax.get_ylim())
+    ticks = []
+    if which in ("major", "both"):
+        ticks += ax.yaxis.get_majorticklabels()
+    if which in ("minor", "both"):
+        ticks += ax.yaxis.get_minorticklabels()
+    return [t.get_text() for t in ticks if t.get_text() and lo <= t.get_position()[1] <= hi]
+
+
+def test_log_scale_tick_labels_are_plain_numbers() -> None:
+    fig = display_error_curves(_history(H1), log_scale=True, show=False)
+    labels = _tick_labels(fig.axes[0])
+    assert labels and not [t for t in labels if "10^" in t or "times" in t or "$" in t], labels
+    assert {"0.5", "1"} <= set(labels)
+    fig = display_error_curves({"a": _history(H1), "b": _history(H2)}, metric="error", log_scale=True, show=False)
+    labels = _tick_labels(fig.axes[0])
+    assert labels and all(t.endswith("%") and ".0%" not in t for t in labels), labels
+    assert "10%" in labels
+
+
+def test_percent_axis_has_no_trailing_zeros() -> None:
+    fig = display_error_curves({"val_error": [0.33, 0.2, 0.13, 0.12]}, metric="error", show=False)
+    labels = _tick_labels(fig.axes[0], "major")
+    assert labels and not [t for t in labels if t.endswith(".0%")], labels
+
+
+# ---------------------------------------------------------------- Jupyter: no second figure
+
+
+@pytest.fixture
+def ipython(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An in-process IPython shell in which course.plotting 'shows' figures as the inline backend does."""
+    pytest.importorskip("IPython")
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    import course.plotting as plotting
+
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setattr(plotting, "_maybe_show", lambda fig: True)  # as if plt.show() displayed it
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.user_ns.update(display_error_curves=display_error_curves, show_images=show_images,
+                         h=_history(H1), torch=torch)
+    try:
+        yield shell
+    finally:
+        InteractiveShell.clear_instance()
+
+
+@pytest.mark.parametrize("call", ["display_error_curves(h)", "show_images(torch.rand(3, 1, 8, 8))"])
+def test_last_expression_prints_no_second_figure(ipython, capsys: pytest.CaptureFixture[str], call: str) -> None:
+    capsys.readouterr()
+    result = ipython.run_cell(call)  # the call as the last line of a cell
+    assert result.success and result.result is not None  # the figure is still returned...
+    out = capsys.readouterr().out
+    assert "<Figure" not in out  # ...but the cell echoes nothing (inline would show the figure twice)
+    fig = result.result
+    # From the next cell on, the figure displays normally when asked for.
+    ipython.run_cell("fig = _")
+    data, _ = ipython.display_formatter.format(fig)
+    assert "text/plain" in data
+    ipython.run_cell("fig")
+    assert "<Figure" in capsys.readouterr().out
+
+
+def test_figure_not_shown_is_echoed_as_usual(ipython, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    import course.plotting as plotting
+
+    monkeypatch.setattr(plotting, "_maybe_show", lambda fig: False)  # e.g. Agg: nothing was displayed
+    capsys.readouterr()
+    ipython.run_cell("display_error_curves(h)")
+    assert "<Figure" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- show_images layout
+
+
+def test_show_images_rows_have_no_blank_bands() -> None:
+    fig = show_images(torch.rand(10, 3, 32, 32), torch.arange(10), torch.arange(10),
+                      classes=[f"c{i}" for i in range(10)], ncols=5, title="grid")
+    _save(fig, "images_rows.png")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    shown = _caption_axes(fig)
+    first_image = shown[0].get_window_extent(renderer)  # square images fill their axes
+    second_caption = shown[5].title.get_window_extent(renderer)
+    band = (first_image.y0 - second_caption.y1) / fig.dpi  # inches of nothing between the rows
+    assert 0 < band < 0.3, band
