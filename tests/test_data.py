@@ -22,7 +22,8 @@ import pytest
 import torch
 from PIL import Image
 
-import course.data as cd
+import course.data.cifar10 as cifar10_module
+import course.data.locations as locations
 from course.data import (
     CIFAR10_CLASSES,
     DataNotFoundError,
@@ -76,7 +77,7 @@ def test_data_root_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("COURSE_DATA")
     assert data_root() == cache  # COURSE_CACHE redirects the default
     monkeypatch.delenv("COURSE_CACHE")
-    checkout = Path(cd.__file__).resolve().parent.parent / "data"
+    checkout = Path(locations.__file__).resolve().parents[2] / "data"
     expected = checkout if (checkout / "README.md").is_file() else Path.home() / ".cache" / "course" / "data"
     assert data_root() == expected.resolve()
 
@@ -191,7 +192,7 @@ def test_missing_error_names_course_data_path(tmp_path: Path, monkeypatch: pytes
 
 
 def test_download_none_skips_unreachable_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cd, "_can_reach", lambda *a, **k: False)
+    monkeypatch.setattr(locations, "_can_reach", lambda *a, **k: False)
     start = time.perf_counter()
     with pytest.raises(DataNotFoundError, match="did not answer"):
         mnist_splits(tmp_path)
@@ -222,7 +223,7 @@ def test_can_reach_never_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "create_connection", stuck)
     start = time.perf_counter()
     try:
-        assert cd._can_reach("example.invalid", timeout=0.5) is False
+        assert locations._can_reach("example.invalid", timeout=0.5) is False
         assert time.perf_counter() - start < 2
     finally:
         release.set()
@@ -232,10 +233,10 @@ def test_can_reach_local_ports() -> None:
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
-        assert cd._can_reach("127.0.0.1", server.getsockname()[1], timeout=2) is True
+        assert locations._can_reach("127.0.0.1", server.getsockname()[1], timeout=2) is True
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
-        assert cd._can_reach("127.0.0.1", closed.getsockname()[1], timeout=2) is False
+        assert locations._can_reach("127.0.0.1", closed.getsockname()[1], timeout=2) is False
 
 
 # ---------------------------------------------------------------- Splits
@@ -385,7 +386,7 @@ def _forbid_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object) -> None:
         raise AssertionError("decoded JPEGs although a cache exists")
 
-    monkeypatch.setattr(cd, "_decode_image", fail)
+    monkeypatch.setattr(cifar10_module, "_decode_image", fail)
 
 
 def test_cifar_tar_decodes_once_then_uses_cache(cifar_tar: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -429,16 +430,16 @@ def test_cifar_read_only_root_caches_in_course_cache(
 def test_cifar_stale_cache_is_rebuilt(cifar_tar: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     torch.save({"version": -1}, cifar_tar / "cifar10-uint8.pt")
     calls = Counter[str]()
-    decode = cd._decode_image
+    decode = cifar10_module._decode_image
 
     def counting(data: bytes, where: str) -> object:
         calls["decoded"] += 1
         return decode(data, where)
 
-    monkeypatch.setattr(cd, "_decode_image", counting)
+    monkeypatch.setattr(cifar10_module, "_decode_image", counting)
     _check_toy_cifar(cifar10_splits(cifar_tar, n_val=6, download=False))
     assert calls["decoded"] == 50
-    assert torch.load(cifar_tar / "cifar10-uint8.pt", weights_only=True)["version"] == cd._CACHE_VERSION
+    assert torch.load(cifar_tar / "cifar10-uint8.pt", weights_only=True)["version"] == cifar10_module._CACHE_VERSION
 
 
 def test_cifar_rejects_unknown_class_folder(tmp_path: Path) -> None:
@@ -573,7 +574,7 @@ def test_cifar_batches_match_torchvision_which_refuses_copies_by_md5(tmp_path: P
     _write_cifar_batches(tmp_path, n=20)
     with pytest.raises(RuntimeError, match="corrupted"):  # why course.data reads the files itself
         torchvision.datasets.CIFAR10(tmp_path, train=True, download=False)
-    payload = cd._cifar_from_batches(tmp_path)
+    payload = cifar10_module._cifar_from_batches(tmp_path)
     monkeypatch.setattr(cifar, "check_integrity", lambda *args, **kwargs: True)
     for split, train in (("train", True), ("test", False)):
         ds = torchvision.datasets.CIFAR10(tmp_path, train=train, download=False)  # (N, 32, 32, 3), as PIL wants
@@ -632,7 +633,7 @@ def test_relative_env_paths_resolve_against_the_cwd_they_are_given_in(
     monkeypatch.setenv("COURSE_CACHE", "./rel/cache")
     root = data_root()
     assert root.is_absolute() and root == here.resolve() / "rel" / "data"
-    assert cd._default_cache() == here.resolve() / "rel" / "cache"
+    assert locations._default_cache() == here.resolve() / "rel" / "cache"
     assert cache_dir() == root  # writable, so caches go next to the data; created
     monkeypatch.setenv("COURSE_DATA", "")
     assert data_root() == here.resolve() / "rel" / "cache"  # no COURSE_DATA: the (absolute) cache

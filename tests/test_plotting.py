@@ -319,10 +319,10 @@ def ipython(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
-    import course.plotting as plotting
+    import course.plotting._display as display
 
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    monkeypatch.setattr(plotting, "_maybe_show", lambda fig: True)  # as if plt.show() displayed it
+    monkeypatch.setattr(display, "_maybe_show", lambda fig: True)  # as if plt.show() displayed it
     config = Config()
     config.HistoryManager.enabled = False
     shell = InteractiveShell.instance(config=config)
@@ -351,9 +351,9 @@ def test_last_expression_prints_no_second_figure(ipython, capsys: pytest.Capture
 
 
 def test_figure_not_shown_is_echoed_as_usual(ipython, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
-    import course.plotting as plotting
+    import course.plotting._display as display
 
-    monkeypatch.setattr(plotting, "_maybe_show", lambda fig: False)  # e.g. Agg: nothing was displayed
+    monkeypatch.setattr(display, "_maybe_show", lambda fig: False)  # e.g. Agg: nothing was displayed
     capsys.readouterr()
     ipython.run_cell("display_error_curves(h)")
     assert "<Figure" in capsys.readouterr().out

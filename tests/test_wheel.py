@@ -17,7 +17,7 @@ def test_wheel_contains_course_only(repo_root, tmp_path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
     assert top == {"course", next(t for t in top if t.endswith(".dist-info"))}, top
-    assert "course/cli.py" in names and "course/data.py" in names
+    assert "course/cli.py" in names and "course/data/__init__.py" in names and "course/plotting/__init__.py" in names
     for name in names:
         if name.startswith("course/"):
             text = zipfile.ZipFile(wheel).read(name).decode("utf-8", "replace")

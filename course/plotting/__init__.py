@@ -1,0 +1,15 @@
+"""Plots the labs need again and again: learning curves and image grids.
+
+Both functions work inline in Jupyter and headless (the Agg backend, in CI and
+grading): they only open a pyplot figure when no ``ax`` is given, only call
+``plt.show()`` on a backend that can show something, and always return the
+figure. A figure they have just shown does not display a second time when the
+call is the last line of a Jupyter cell (no ``;`` needed); from the next cell on
+it displays normally, e.g. ``fig`` on its own line shows it again.
+"""
+from __future__ import annotations
+
+from .curves import display_error_curves
+from .images import show_images
+
+__all__ = ["display_error_curves", "show_images"]
