@@ -1,23 +1,27 @@
-"""Mutation corpus for Lab 3's grading cells.
+"""Mutation corpus for Lab 3's judges (autograder/judges/lab3_mlp_mnist.py).
 
-Every BUG variant of an answer cell must make its task's graded test cell (visible + hidden tests) fail with a
-message that names the cause; every OK variant (a correct answer written differently) must pass. The solution
-notebook's code cells run in-process in fast mode, as the autograder runs them, without nbgrader or kernels:
-setup and data once per module, then per case a copy of that namespace, the answer cells with one replaced,
-whatever the test cell needs (the sweep, the report), and the test cell.
+Every BUG variant of an answer cell must lose its task's points with a message that names the cause; every OK
+variant (a correct answer written differently) must get full marks. One runner (the grading engine's kernel,
+without the sandbox, which tests/grader/test_sandbox.py covers) holds the solution's notebook state in fast
+mode; per case the answer cell is replaced, the task's judges run exactly as the engine runs them, and the
+solution's cell is put back.
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import re
 import shutil
 import textwrap
+import time
+from types import SimpleNamespace
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from lab_harness import Notebook, Outcome, run_cell
+from lab_harness import Notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab3_mlp_mnist"
@@ -285,7 +289,7 @@ CASES_3_4 = [
     bug("3.4", "lr-not-passed-to-sgd", P("3_4_code", ("lr=lr)", "lr=0.1)")), r"3\.4: .*lr.*SGD"),
     bug("3.4", "validates-before-training", P("3_4_code", (STEP, "".join(reversed(STEP.splitlines(True)))),),
         r"3\.4: .*after the epoch"),
-    bug("3.4", "untouched-stub", NB.stub("3_4_code"), r"name 'histories' is not defined"),  # the sweep cell raised
+    bug("3.4", "untouched-stub", NB.stub("3_4_code"), r"NotImplementedError"),
     ok("3.4", "reversed-lr-order", P("3_4_code", ("    for lr in lrs:", "    for lr in sorted(lrs, reverse=True):"))),
     ok("3.4", "seed-per-lr-index", P("3_4_code", ("    for lr in lrs:\n        seed_everything(seed)",
                                                    "    for i, lr in enumerate(lrs):\n        seed_everything(seed + 17 * i)"))),
@@ -382,75 +386,108 @@ CASES_3_6 = [
 CASES = CASES_3_1 + CASES_3_2 + CASES_3_3 + CASES_3_4 + CASES_3_5 + CASES_3_6
 
 
-# --------------------------------------------------------------------------- fixtures
+# --------------------------------------------------------------------------- more cases: fixtures that hid bugs
+
+CASES += [
+    bug("3.1", "zero-initialised-weights", P("3_1_code", ("        self.out = nn.Linear(hidden, n_classes)\n",
+        "        self.out = nn.Linear(hidden, n_classes)\n        for p in self.parameters():\n"
+        "            nn.init.zeros_(p)\n")), r"3\.1: .*same weights.*randomly"),
+    ok("3.1", "kaiming-init-zero-bias", P("3_1_code", ("        self.out = nn.Linear(hidden, n_classes)\n",
+        "        self.out = nn.Linear(hidden, n_classes)\n        nn.init.kaiming_normal_(self.hidden.weight)\n"
+        "        nn.init.zeros_(self.hidden.bias)\n"))),
+    bug("3.4", "logs-accuracy-as-val-error", P("3_4_code", (LOG, LOG.replace("val_error=val_error", "val_error=1 - val_error"))),
+        r"3\.4: .*val_error"),
+    bug("3.4", "logs-train-loss-as-val", P("3_4_code", (LOG, LOG.replace("val_loss=val_loss", "val_loss=train_loss"))),
+        r"3\.4: .*(log the loss on data\.val|equals the validation loss)"),
+    bug("3.4", "optimiser-built-once", P("3_4_code", ("        opt = torch.optim.SGD(model.parameters(), lr=lr)\n", ""),
+        ("    for lr in lrs:\n", "    opt = None\n    for lr in lrs:\n"),
+        ("        history = History()\n", "        history = History()\n        opt = opt or torch.optim.SGD(model.parameters(), lr=lr)\n")),
+        r"3\.4: .*does not fall.*SGD\(model\.parameters\(\), lr=lr\)"),
+    ok("3.4", "evaluates-val-in-batches-of-256", P("3_4_code", (VAL_B, "TensorBatches(*data.val, 256"))),
+    ok("3.4", "moves-model-each-epoch", P("3_4_code", (STEP, "            model.to(device)\n" + STEP))),
+    bug("3.5", "only-the-last-run", src('''
+        def select_best(histories):
+            lr = list(histories)[-1]
+            h = histories[lr]
+            return lr, min(range(1, len(h.val_loss) + 1), key=lambda e: h.val_loss[e - 1])
+        '''), r"3\.5: .*expected \(1\.0, 2\)"),
+    bug("3.5", "only-the-first-run", src('''
+        def select_best(histories):
+            lr = next(iter(histories))
+            return lr, histories[lr].best_epoch
+        '''), r"3\.5: .*expected \(1\.0, 2\)"),
+    ok("3.5", "sorted-by-tuple", src('''
+        def select_best(histories):
+            v, lr, epoch = min((v, lr, e) for lr, h in histories.items() for e, v in enumerate(h.val_loss, 1))
+            return lr, epoch
+        ''')),
+    ok("3.5", "returns-numpy-scalars", src('''
+        import numpy as np
+
+        def select_best(histories):
+            lrs = np.array(list(histories))
+            table = np.array([histories[lr].val_loss for lr in lrs])
+            i, j = np.unravel_index(table.argmin(), table.shape)
+            return lrs[i], np.int64(j + 1)
+        ''')),
+]
 
 
-def _no_plot(*args, **kwargs):
-    return None
+# --------------------------------------------------------------------------- the runner
 
 
 @pytest.fixture(scope="module")
-def lab_env(tmp_path_factory):
-    """Fast mode, no reference recording, and a working folder holding the reference checkpoint."""
+def lab(tmp_path_factory):
+    """One kernel with the solution's notebook state (setup, data, answers, sweep, report), in fast mode."""
+    from course.grader.engine import Session, runner_env
+    from course.grader.judge import Context, load_judges, load_reference
+    from course.grader.launch import PlainLauncher
+    from course.data import DataNotFoundError, data_root
+
+    try:
+        from course.grader.helpers import mnist
+        mnist()
+    except DataNotFoundError as exc:
+        pytest.skip(f"no MNIST copy: {exc}")
     work = tmp_path_factory.mktemp("lab3")
-    shutil.copy(CHECKPOINT, work / "lab3_best.pt")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("COURSE_FAST", "1")
-        mp.setenv("MPLBACKEND", "Agg")
-        mp.delenv("COURSE_RECORD", raising=False)
-        mp.chdir(work)
-        yield work
+    pristine = tmp_path_factory.mktemp("handed-in")
+    shutil.copy(CHECKPOINT, pristine / "lab3_best.pt")
+    keys = [SETUP, DATA, *ANSWERS[:-1], SWEEP, REPORT, "3_6_code"]
+    session = Session([NB.source(k) for k in keys], work, runner_env(work, data_root()), PlainLauncher,
+                      cell_timeout=300)
+    session.run(time.monotonic() + 900)
+    assert not session.failures, session.failures
+    shared = Context(kernel=None, ref=load_reference(ROOT, LAB), lab=LAB, fast=True, submission=pristine,
+                     reference_values=json.loads((ROOT / "autograder" / "references" / f"{LAB}.json").read_text())["results"])
+    yield SimpleNamespace(session=session, shared=shared, judges=load_judges(ROOT, LAB), keys=keys)
+    session.close()
 
 
-@pytest.fixture(scope="module")
-def base(lab_env) -> dict:
-    """The namespace after the setup and data cells (real MNIST, loaded once)."""
-    from course.data import DataNotFoundError
+def judge_case(lab, task: str, answer_key: str, source: str, tests: tuple[str, ...]) -> dict[str, "TestResult"]:
+    """Replace one answer cell, run the task's judges as the engine does, put the solution's cell back."""
+    from course.grader.engine import _fresh_kernels, _judge_one
 
-    ns: dict = {"__name__": "__main__"}
-    for key in (SETUP, DATA):
-        out = run_cell(ns, NB.source(key), key)
-        if isinstance(out.exception, DataNotFoundError):
-            pytest.skip(f"no MNIST copy: {out.exception}")
-        assert out.ok, f"cell {key}: {out.error}"
-    assert ns["FAST"], "COURSE_FAST=1 should put the notebook in fast mode"
-    # The sweep cell ends with a plot: it costs time and tests nothing here.
-    ns["display_error_curves"] = _no_plot
-    return ns
-
-
-def fork(ns: dict, answers: dict[str, str] | None = None) -> tuple[dict, list[Outcome]]:
-    """A copy of ``ns`` with every answer cell run in it (``answers`` replaces some), as after Restart & Run All.
-
-    Functions keep the globals they were defined in, so the answer cells are always re-run in the copy.
-    """
-    import course
-
-    ns = dict(ns)
-    if "histories" in ns:
-        ns["histories"] = copy.deepcopy(ns["histories"])
-    course.seed_everything(0)
-    answers = answers or {}
-    return ns, [run_cell(ns, answers.get(key, NB.source(key)), key) for key in ANSWERS]
-
-
-@pytest.fixture(scope="module")
-def swept(base) -> dict:
-    """The solution's namespace after the sweep cell: what Task 3.5 works on."""
-    ns, outs = fork(base)
-    out = run_cell(ns, NB.source(SWEEP), SWEEP)
-    assert all(o.ok for o in outs) and out.ok, [o.error for o in (*outs, out) if not o.ok]
-    return ns
-
-
-def run_case(case: Case, base: dict, swept: dict | None) -> Outcome:
-    """Run ``case``'s answer in place of the solution's and return its task's first failing test cell (or a pass)."""
-    ns, _ = fork(swept if case.task == "3.5" else base, {case.answer: case.source})
-    before = {"3.4": (SWEEP,), "3.5": (REPORT,), "3.6": (LOOK,)}.get(case.task, ())
-    for key in before:
-        run_cell(ns, NB.source(key), key)   # a failure here is not graded; the test cell still runs
-    outcomes = [run_cell(ns, NB.source(key), key) for key in case.tests]
-    return next((o for o in outcomes if not o.ok), outcomes[-1])
+    session = lab.session
+    deadline = time.monotonic() + 600
+    if session.kernel is None or session.kernel.dead:
+        session.revive(deadline)
+    session.kernel.run_cell(source, timeout=120)   # an error here is what a student's run would show, not a verdict
+    cells = [NB.source(SETUP)] + [source if key == answer_key else NB.source(key) for key in ANSWERS]
+    fresh = _fresh_kernels(cells, lab.shared.submission, __import__("course.grader.launch", fromlist=["x"]).PlainLauncher,
+                           120, deadline)
+    shared = dataclasses.replace(lab.shared, cache={}, notes=[], recorded={}, fresh_kernel=fresh)
+    try:
+        verdicts = {}
+        for gid in tests:
+            v = _judge_one(gid, 1.0, lab.judges, session, shared, deadline, list(range(len(lab.keys))))
+            shared.cache[("passed", gid)] = v.score == v.max_score
+            verdicts[gid] = v
+    finally:
+        fresh.close_all()
+        if session.kernel is None or session.kernel.dead:
+            session.revive(deadline)
+        session.kernel.run_cell(NB.source(answer_key), timeout=120)
+    return verdicts
 
 
 # --------------------------------------------------------------------------- tests
@@ -464,66 +501,45 @@ def test_cell_layout() -> None:
     assert 'load_model(build_best_model, "lab3_best.pt")' in NB.source(LOOK)
     assert NB.graded == {"3_1", "3_2", "3_3", "3_4", "3_5", "3_5_results", *TIERS}
     for key in NB.graded:
-        assert "### BEGIN HIDDEN TESTS" in NB.source(key) or key in TIERS, key
+        assert "### BEGIN HIDDEN TESTS" not in NB.source(key), f"{key}: hidden tests belong in autograder/judges/"
     assert len({c.id for c in CASES}) == len(CASES), "duplicate case ids"
 
 
-def test_solution_passes_every_graded_cell(base) -> None:
-    """The unmodified solution, top to bottom (3_6_train included once: fast mode keeps the full-mode checkpoint)."""
-    import course
+def test_every_graded_cell_has_a_judge() -> None:
+    from course.grader.judge import load_judges
 
-    ns = dict(base)
-    course.seed_everything(0)
-    outcomes = {key: run_cell(ns, NB.source(key), key) for key in NB.keys[2:] if key != CURVES}
-    failed = {key: o.error for key, o in outcomes.items() if not o.ok}
+    assert set(load_judges(ROOT, LAB)) == NB.graded
+
+
+def test_solution_gets_full_marks(lab) -> None:
+    verdicts = judge_case(lab, "3.1", "3_1_code", NB.source("3_1_code"), tuple(sorted(NB.graded)))
+    failed = {g: v.message for g, v in verdicts.items() if v.score != v.max_score}
     assert not failed, failed
-    assert set(NB.graded) <= set(outcomes)
-    assert not course.checkpoint_info("lab3_best.pt")["fast"], "3_6_train in fast mode overwrote the full-mode checkpoint"
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
-def test_mutant(case: Case, base, request) -> None:
-    swept = request.getfixturevalue("swept") if case.task == "3.5" else None
-    out = run_case(case, base, swept)
+def test_mutant(case: Case, lab) -> None:
+    verdicts = judge_case(lab, case.task, case.answer, case.source, case.tests)
+    lost = [v for v in verdicts.values() if v.score < v.max_score]
     if case.buggy:
-        assert not out.ok, f"{case.id}: this buggy answer passes test cell(s) {', '.join(case.tests)}"
-        assert re.search(case.match, out.error, re.S), (
-            f"{case.id}: cell {out.key} fails, but its message does not point at the cause "
-            f"(expected /{case.match}/):\n{out.error}")
+        assert lost, f"{case.id}: this buggy answer gets full marks on {', '.join(case.tests)}"
+        assert re.search(case.match, lost[0].message, re.S), (
+            f"{case.id}: {lost[0].grade_id} loses its points, but the message does not point at the cause "
+            f"(expected /{case.match}/):\n{lost[0].message}")
     else:
-        assert out.ok, f"{case.id}: this correct answer fails cell {out.key}:\n{out.error}"
+        assert not lost, f"{case.id}: this correct answer loses points on {lost[0].grade_id}:\n{lost[0].message}"
 
 
-def test_mixed_correct_answers_pass_every_graded_cell(base) -> None:
-    """Correct answers written differently, together: no graded cell (downstream ones included) may fail them."""
-    by_id = {c.id: c for c in CASES}
-    mixed = [by_id[i] for i in ("3.1-ok-own-parameters-einsum-784x64", "3.2-ok-returns-0d-tensor",
-                                "3.3-ok-decorator-cat-tensors", "3.4-ok-seeded-once", "3.5-ok-numpy-argmin-flat")]
-    ns, outs = fork(base, {c.answer: c.source for c in mixed})
-    assert all(o.ok for o in outs), [o.error for o in outs if not o.ok]
-    outcomes = {key: run_cell(ns, NB.source(key), key)
-                for key in NB.keys[NB.keys.index("3_1"):] if key not in (*ANSWERS, CURVES, "3_6_train")}
-    failed = {key: o.error for key, o in outcomes.items() if not o.ok}
-    assert not failed, failed
-
-
-def test_a_broken_mlp_costs_only_its_own_points(base) -> None:
-    """Tasks 3.2, 3.3 and 3.5 test with models of their own: a 3.1 bug is not charged twice."""
+def test_a_broken_mlp_costs_only_its_own_points(lab) -> None:
+    """Tasks 3.2, 3.3 and 3.5 judge with models of their own: a 3.1 bug is not charged twice."""
     broken = next(c for c in CASES if c.id == "3.1-bug-no-relu")
-    ns, outs = fork(base, {broken.answer: broken.source})
-    assert all(o.ok for o in outs), [o.error for o in outs if not o.ok]
-    outcomes = {key: run_cell(ns, NB.source(key), key) for key in ("3_1", "3_2", "3_3", "3_5")}
-    assert not outcomes["3_1"].ok
-    assert all(outcomes[k].ok for k in ("3_2", "3_3", "3_5")), {k: o.error for k, o in outcomes.items() if not o.ok}
+    verdicts = judge_case(lab, "3.1", "3_1_code", broken.source, ("3_1", "3_2", "3_3", "3_5"))
+    assert verdicts["3_1"].score == 0
+    assert all(verdicts[g].score == verdicts[g].max_score for g in ("3_2", "3_3", "3_5")), verdicts
 
 
-def test_report_chosen_on_the_test_set_is_caught(swept) -> None:
-    """Editing the report cell to pick a run by *test* error fails 3.5 (results).
-
-    The pick is forced to differ from the validation choice, as it does whenever test and validation disagree.
-    """
-    ns, outs = fork(swept)
-    assert all(o.ok for o in outs)
+def test_report_chosen_on_the_test_set_is_caught(lab) -> None:
+    """Editing the report cell to pick a run by *test* error loses 3.5 (results)."""
     by_test = NB.patched(REPORT, ("best_lr, best_epoch = select_best(histories)", textwrap.dedent("""\
         def _test_err(lr):
             m = histories[lr].load_best(MLP()).eval()
@@ -533,10 +549,8 @@ def test_report_chosen_on_the_test_set_is_caught(swept) -> None:
         best_epoch = histories[best_lr].best_epoch
         best_lr = best_lr if best_lr != select_best(histories)[0] else [lr for lr in histories if lr != best_lr][0]
         best_epoch = histories[best_lr].best_epoch""")))
-    assert run_cell(ns, by_test, REPORT).ok
-    out = run_cell(ns, NB.source("3_5_results"), "3_5_results")
-    assert not out.ok and re.search(r"3\.5: .*select_best picks", out.error), out.error
-    # The unmodified report passes the same cell.
-    ns, _ = fork(swept)
-    run_cell(ns, NB.source(REPORT), REPORT)
-    assert run_cell(ns, NB.source("3_5_results"), "3_5_results").ok
+    verdicts = judge_case(lab, "3.5", REPORT, by_test, ("3_5_results",))
+    assert verdicts["3_5_results"].score == 0
+    assert re.search(r"3\.5: .*select_best picks", verdicts["3_5_results"].message), verdicts
+    verdicts = judge_case(lab, "3.5", REPORT, NB.source(REPORT), ("3_5_results",))
+    assert verdicts["3_5_results"].score == 1, verdicts

@@ -1,0 +1,310 @@
+"""Grading one submission: run its notebook in a sandboxed runner, then let the lab's judges decide.
+
+1. The notebook's code cells run in order, in fast mode, each with a time limit; graded test cells are
+   skipped (they are the student's self-checks, and their outcome never counts).
+2. A cell that kills the runner (a crash, ``os._exit``, the memory cap, a timeout) is noted, and the
+   runner is restarted with the cells that had worked replayed, so one bad cell costs only what depends on it.
+3. Each judge calls the student's code on its own inputs and compares, in this process, with the
+   reference solution. A judge's failure costs its own grade id only.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .judge import Context, Fail, load_judges, load_reference, task_of
+from .kernel import Kernel, KernelDied, KernelTimeout, RemoteError
+from .launch import Launcher, PlainLauncher
+from .results import SubmissionResult, TestResult
+
+__all__ = ["Session", "grade_submission", "runner_env", "make_launcher", "max_scores"]
+
+
+def make_launcher(readonly: list[Path]) -> Launcher:
+    """The sandbox when this machine has one, else a plain child process."""
+    try:
+        from .sandbox import default_launcher
+    except ImportError:
+        return PlainLauncher()
+    return default_launcher(readonly=readonly)
+
+
+def runner_env(workdir: Path, data_root: Path | None) -> dict[str, str]:
+    """The runner's whole environment: nothing of the grader's (no paths to references, no secrets)."""
+    env = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(workdir), "MPLCONFIGDIR": str(workdir / ".config" / "matplotlib"),
+        "IPYTHONDIR": str(workdir / ".config" / "ipython"), "COURSE_CACHE": str(workdir / ".cache"),
+        "COURSE_FAST": "1", "COURSE_GRADING": "1", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8",
+        "COURSE_DEVICE": "cpu",
+    }
+    if data_root is not None:
+        env["COURSE_DATA"] = str(data_root)
+    return env
+
+
+def max_scores(nb) -> dict[str, float]:
+    """Points per graded cell, in notebook order."""
+    from ..notebooks import grade_cells
+
+    return {gid: float(c.metadata.nbgrader.get("points", 0)) for gid, c in grade_cells(nb).items()}
+
+
+@dataclass
+class Session:
+    """A runner holding the student's notebook state, restarted (with replay) when it dies."""
+
+    cells: list[str]
+    workdir: Path
+    env: dict[str, str]
+    launcher_factory: Callable[[], Launcher]
+    cell_timeout: float = 180.0
+    kernel: Kernel | None = None
+    ran: list[int] = field(default_factory=list)           # cells that ran to the end, replayed on restart
+    failures: dict[int, str] = field(default_factory=dict)  # cell index -> what went wrong
+    restarts: int = 0
+
+    def _start(self) -> Kernel:
+        return Kernel(self.launcher_factory(), self.workdir, self.env)
+
+    def run(self, deadline: float) -> None:
+        """Run every cell once, in order."""
+        self.kernel = self._start()
+        for i, source in enumerate(self.cells):
+            if time.monotonic() > deadline:
+                self.failures[i] = "not run: the submission's time limit was reached"
+                continue
+            self._run_cell(i, source, deadline)
+
+    def _run_cell(self, i: int, source: str, deadline: float) -> None:
+        assert self.kernel is not None
+        timeout = max(1.0, min(self.cell_timeout, deadline - time.monotonic()))
+        try:
+            error = self.kernel.run_cell(source, timeout=timeout)
+        except KernelTimeout:
+            self.failures[i] = f"timed out after {timeout:.0f} s"
+            self.revive(deadline)
+            return
+        except KernelDied as exc:
+            self.failures[i] = str(exc)
+            self.revive(deadline)
+            return
+        if error is None:
+            self.ran.append(i)
+        else:
+            self.failures[i] = f"{error[0]}: {error[1]}".rstrip(": ")
+
+    def revive(self, deadline: float) -> Kernel:
+        """A new runner with the cells that had worked run again."""
+        if self.kernel is not None:
+            self.kernel.close()
+        self.restarts += 1
+        if self.restarts > 6:
+            raise KernelDied("the kernel died too often; grading stopped")
+        self.kernel = self._start()
+        for i in list(self.ran):
+            if time.monotonic() > deadline:
+                raise KernelDied("the submission's time limit was reached while restarting the kernel")
+            try:
+                error = self.kernel.run_cell(self.cells[i], timeout=max(1.0, min(self.cell_timeout,
+                                                                                   deadline - time.monotonic())))
+            except KernelDied as exc:
+                self.ran.remove(i)
+                self.failures[i] = f"{exc} (when run again after a restart)"
+                return self.revive(deadline)
+            if error is not None:
+                self.ran.remove(i)
+                self.failures[i] = f"{error[0]}: {error[1]} (when run again after a restart)"
+        return self.kernel
+
+    def close(self) -> None:
+        if self.kernel is not None:
+            self.kernel.close()
+
+
+def _code_cells(nb) -> tuple[list[str], list[int]]:
+    """Sources of the cells to run (all code cells but graded tests), with their notebook indices."""
+    sources, where = [], []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+            continue
+        sources.append(cell.source if isinstance(cell.source, str) else "".join(cell.source))
+        where.append(index)
+    return sources, where
+
+
+def grade_submission(root: Path, lab: str, folder: Path, *, student: str = "", timeout: float = 900.0,
+                     data_root: Path | None = None, launcher_factory: Callable[[], Launcher] | None = None,
+                     log: Callable[[str], None] | None = None) -> SubmissionResult:
+    """Grade the submission copied into ``folder`` (a throw-away folder: the runner may write in it)."""
+    from ..data import data_root as default_data_root
+    from ..notebooks import NotebookError, load_notebook
+
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    root, folder = Path(root).resolve(), Path(folder).resolve()
+    solution = load_notebook(root / "solutions" / lab / f"{lab}.ipynb")
+    points = max_scores(solution)
+    result = SubmissionResult(student=student, lab=lab)
+
+    def zero(reason: str) -> SubmissionResult:
+        result.tests = [TestResult(g, 0.0, p, reason) for g, p in points.items()]
+        result.seconds = time.monotonic() - t0
+        return result
+
+    try:
+        nb = load_notebook(folder / f"{lab}.ipynb")
+    except NotebookError as exc:
+        result.status = f"error: {exc}"
+        return zero(str(exc))
+    present = max_scores(nb)
+    for gid in points:
+        if gid not in present:
+            result.notes.append(f"test cell {gid} is missing from the notebook; graded from your code")
+
+    data = Path(data_root or default_data_root()).resolve()
+    factory = launcher_factory or (lambda: make_launcher([data]))
+    fresh_factory = launcher_factory or (lambda: make_launcher([]))
+    cells, where = _code_cells(nb)
+    cell_timeout = float(os.environ.get("COURSE_CELL_TIMEOUT", "180"))
+    session = Session(cells, folder, runner_env(folder, data), factory, cell_timeout=cell_timeout)
+    judges = load_judges(root, lab)
+    ref = load_reference(root, lab)
+    with tempfile.TemporaryDirectory(prefix="course-handed-in-") as handed_in:
+        # The files graded from (checkpoints) as they were handed in, before the notebook runs and could replace them.
+        pristine = Path(handed_in)
+        for name in _checkpoints(lab):
+            if (folder / name).is_file() and not (folder / name).is_symlink():
+                shutil.copy2(folder / name, pristine / name)
+        shared = Context(kernel=None, ref=ref, lab=lab, fast=True, submission=pristine,
+                         reference_values=_reference_values(root, lab),
+                         fresh_kernel=_fresh_kernels(cells, pristine, fresh_factory, cell_timeout, deadline))
+        try:
+            protections = factory().protections()
+            result.protections = [f"{p.name}: {p.detail}" for p in protections if not p.active]
+            session.run(deadline)
+            for i, why in sorted(session.failures.items()):
+                result.notes.append(f"cell {where[i]}: {why}")
+            for gid, max_score in points.items():
+                verdict = _judge_one(gid, max_score, judges, session, shared, deadline, where)
+                shared.cache[("passed", gid)] = verdict.score == verdict.max_score
+                result.tests.append(verdict)
+        except KernelDied as exc:
+            result.status = f"error: {exc}"
+            done = {t.grade_id for t in result.tests}
+            result.tests += [TestResult(g, 0.0, p, f"not graded: {exc}") for g, p in points.items() if g not in done]
+        finally:
+            session.close()
+            shared.fresh_kernel.close_all()  # type: ignore[union-attr]
+    result.notes += shared.notes
+    result.recorded = dict(shared.recorded)  # type: ignore[attr-defined]
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _checkpoints(lab: str) -> list[str]:
+    from ..labs import lab_info
+
+    try:
+        return list(lab_info(lab).checkpoints)
+    except KeyError:
+        return []
+
+
+def _reference_values(root: Path, lab: str) -> dict[str, float]:
+    path = root / "autograder" / "references" / f"{lab}.json"
+    try:
+        return {k: float(v) for k, v in json.loads(path.read_text()).get("results", {}).items() if v is not None}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+class _fresh_kernels:
+    """``ctx.fresh_kernel(builder)``: a kernel without data that ran the notebook up to ``def builder``."""
+
+    def __init__(self, cells: list[str], pristine: Path, factory, cell_timeout: float, deadline: float) -> None:
+        self.cells, self.pristine, self.factory = cells, pristine, factory
+        self.cell_timeout, self.deadline = cell_timeout, deadline
+        self.dirs: list[tempfile.TemporaryDirectory] = []
+        self.kernels: list[Kernel] = []
+
+    def __call__(self, builder: str) -> Kernel:
+        tmp = tempfile.TemporaryDirectory(prefix="course-fresh-")
+        self.dirs.append(tmp)
+        cwd = Path(tmp.name)
+        for f in self.pristine.iterdir():
+            shutil.copy2(f, cwd / f.name)
+        env = runner_env(cwd, None)
+        env["COURSE_DATA"] = str(cwd / "no-data")   # the labels stay out of reach
+        kernel = Kernel(self.factory(), cwd, env)
+        self.kernels.append(kernel)
+        pattern = re.compile(rf"^\s*(def|class)\s+{re.escape(builder)}\b|^\s*{re.escape(builder)}\s*=", re.M)
+        for source in self.cells:
+            left = self.deadline - time.monotonic()
+            if left <= 1:
+                break
+            try:
+                kernel.run_cell(source, timeout=min(self.cell_timeout, left))
+            except KernelDied:
+                kernel = Kernel(self.factory(), cwd, env)
+                self.kernels.append(kernel)
+            if pattern.search(source):
+                break
+        return kernel
+
+    def close_all(self) -> None:
+        for kernel in self.kernels:
+            kernel.close()
+        for tmp in self.dirs:
+            tmp.cleanup()
+
+
+def _first_failure(session: Session, where: list[int]) -> str:
+    if not session.failures:
+        return ""
+    i = min(session.failures)
+    return f" (the first cell that failed: cell {where[i]}: {session.failures[i]})"
+
+
+def _judge_one(gid: str, max_score: float, judges, session: Session, shared: Context,
+               deadline: float, where: list[int]) -> TestResult:
+    task = task_of(gid)
+    j = judges.get(gid)
+    if j is None:
+        return TestResult(gid, 0.0, max_score, f"{task}: no judge for {gid} (tell your instructor)")
+    if time.monotonic() > deadline:
+        return TestResult(gid, 0.0, max_score, f"{task}: not graded: the submission's time limit was reached")
+    kernel = session.kernel if session.kernel and not session.kernel.dead else session.revive(deadline)
+    kernel.call_timeout = max(1.0, min(j.timeout, deadline - time.monotonic()))
+    ctx = dataclasses.replace(shared, kernel=kernel, grade_id=gid)
+    try:
+        j.fn(ctx)
+    except Fail as exc:
+        return TestResult(gid, 0.0, max_score, str(exc))
+    except KernelTimeout:
+        session.revive(deadline)
+        return TestResult(gid, 0.0, max_score,
+                          f"{task}: your code did not finish within {kernel.call_timeout:.0f} s on the hidden test")
+    except KernelDied as exc:
+        session.revive(deadline)
+        return TestResult(gid, 0.0, max_score, f"{task}: the hidden test stopped your kernel: {exc}")
+    except RemoteError as exc:
+        if exc.ename == "NameError":
+            return TestResult(gid, 0.0, max_score, f"{task}: {exc.evalue}{_first_failure(session, where)}")
+        return TestResult(gid, 0.0, max_score, f"{task}: your code raised {exc} on the hidden test")
+    except Exception as exc:  # noqa: BLE001 - a judge's own bug must not cost other tests
+        return TestResult(gid, 0.0, max_score, f"{task}: the judge could not finish ({type(exc).__name__}: {exc}); "
+                                               "tell your instructor")
+    return TestResult(gid, max_score, max_score, "")
