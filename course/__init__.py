@@ -13,7 +13,6 @@ from .mode import budget, fast_mode
 from .models import Ensemble, count_parameters
 from .plotting import display_error_curves, show_images
 from .labs import LABS, lab_info
-from .references import reference
 from .submission import CheckpointError, checkpoint_info, load_model, save_model
 from .training import History, Timer, epochs, progress
 
@@ -28,7 +27,6 @@ __all__ = [
     "display_error_curves", "show_images",
     "in_colab", "offer_download",
     "LABS", "lab_info",
-    "reference",
     "CheckpointError", "checkpoint_info", "load_model", "save_model",
     "History", "Timer", "epochs", "progress",
     "__version__",

@@ -28,19 +28,19 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from .grading import format_table, grade, write_csv
+    """Grade a folder of submissions; broken submissions are rows of the report, not failures of the command."""
+    from .grader.batch import grade_folder
     from .pipeline import find_root
 
     root = find_root(args.root)
-    rows = grade(root, Path(args.folder).resolve(), timeout=args.timeout)
-    out = write_csv(rows, Path(args.csv).resolve() if args.csv else root / "autograder" / "grades.csv")
-    print(format_table(rows))
-    print(f"grades written to {out}")
+    grade_folder(root, Path(args.folder).resolve(), labs=args.lab or None, force=args.force, workers=args.workers,
+                 timeout=args.timeout, results_dir=Path(args.results).resolve() if args.results else None,
+                 csv_path=Path(args.csv).resolve() if args.csv else None)
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .grading import format_table, grade, write_csv
+    from .grader.batch import grade_folder
     from .pipeline import check, find_root
 
     root = find_root(args.root)
@@ -49,12 +49,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # would make (building them is the instructor's explicit step), then grades into ignored folders.
     print("== course demo: 1/2 check: notebooks/ and references match solutions/, solutions pass, stubs fail ==")
     report = check(root)
-    print("== course demo: 2/2 autograde the sample submissions in autograder/samples/ ==")
-    rows = grade(root, root / "autograder" / "samples")
-    out = write_csv(rows, root / "autograder" / "grades.csv")
-    print()
-    print(format_table(rows))
-    print(f"\ngrades written to {out}; demo took {time.perf_counter() - t0:.0f} s")
+    print("== course demo: 2/2 grade the sample submissions in autograder/samples/ ==")
+    # Its own results folder, regraded every time: the demo shows grading, and mixes nothing into real grades.
+    grade_folder(root, root / "autograder" / "samples", force=True,
+                 results_dir=root / "autograder" / ".demo" / "results")
+    print(f"\ndemo took {time.perf_counter() - t0:.0f} s")
     if not report.ok:
         print("check found problems:\n  - " + "\n  - ".join(report.problems))
         return 1
@@ -114,9 +113,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="skip running the untouched student notebooks")
     p.set_defaults(func=_cmd_check)
 
-    p = sub.add_parser("grade", help="autograde DIR (nbgrader layout <student>/<lab>/) into a grade CSV")
+    p = sub.add_parser("grade", help="grade DIR (nbgrader layout <student>/<lab>/) into grades.csv and the gradebook")
     p.add_argument("folder")
     p.add_argument("--csv", help="where to write the grades (default: autograder/grades.csv)")
+    p.add_argument("--results", help="where each submission's result is stored, and grades.json "
+                                     "(default: autograder/results)")
+    p.add_argument("--force", action="store_true", help="regrade submissions whose stored result is up to date")
+    p.add_argument("--lab", action="append", help="grade only this lab (repeatable; default: every lab)")
+    p.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
     p.add_argument("--timeout", type=float, default=float(os.environ.get("COURSE_SUBMISSION_TIMEOUT", 900)),
                    help="seconds one submission may take (default 900)")
     p.set_defaults(func=_cmd_grade)

@@ -675,3 +675,25 @@ def test_cifar_real_archive(_isolated_cache: Path) -> None:
     assert torch.equal(again.val_y, s.val_y)
     print(f"\nCIFAR-10: first call {first:.1f} s, from cache {second:.1f} s")
     assert second < 15  # loading the cache is seconds; decoding 60k JPEGs is not
+
+
+def test_mnist_idx_reader_gives_torchvisions_tensors(mnist) -> None:
+    """The IDX files are read without torchvision (2 s faster to import); the tensors must be the same."""
+    import torchvision
+
+    from course.data import data_root
+    from course.data.mnist import _read_idx
+
+    raw = data_root() / "MNIST" / "raw"
+    tv = torchvision.datasets.MNIST(data_root(), train=False, download=False)
+    assert torch.equal(_read_idx(raw / "t10k-images-idx3-ubyte", 3), tv.data)
+    assert torch.equal(_read_idx(raw / "t10k-labels-idx1-ubyte", 1).long(), tv.targets)
+
+
+def test_a_truncated_idx_file_is_a_clear_error(tmp_path) -> None:
+    from course.data.mnist import _read_idx
+
+    bad = tmp_path / "x-ubyte"
+    bad.write_bytes((0x0803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (2, 28, 28)) + b"\0" * 100)
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        _read_idx(bad, 3)

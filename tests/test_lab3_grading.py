@@ -472,9 +472,12 @@ def judge_case(lab, task: str, answer_key: str, source: str, tests: tuple[str, .
     if session.kernel is None or session.kernel.dead:
         session.revive(deadline)
     session.kernel.run_cell(source, timeout=120)   # an error here is what a student's run would show, not a verdict
+    from course.grader.engine import Session
+    from course.grader.launch import PlainLauncher
+
     cells = [NB.source(SETUP)] + [source if key == answer_key else NB.source(key) for key in ANSWERS]
-    fresh = _fresh_kernels(cells, lab.shared.submission, __import__("course.grader.launch", fromlist=["x"]).PlainLauncher,
-                           120, deadline)
+    fresh = _fresh_kernels(Session(cells, session.workdir, session.env, PlainLauncher, ran=list(range(len(cells)))),
+                           lab.shared.submission, PlainLauncher, 120, deadline)
     shared = dataclasses.replace(lab.shared, cache={}, notes=[], recorded={}, fresh_kernel=fresh)
     try:
         verdicts = {}

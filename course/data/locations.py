@@ -135,8 +135,11 @@ def _can_reach(host: str, port: int = 443, timeout: float = _PROBE_TIMEOUT_S) ->
 
 def _download(dataset: str, searched: list[Path], download: bool | None, host: str, fetch: Callable[[], Path]) -> Path:
     """Run ``fetch`` if ``download`` allows it; turn every way of failing into DataNotFoundError."""
+    if download is None and os.environ.get("COURSE_DOWNLOAD", "").strip().lower() in {"0", "false", "no", "off"}:
+        download = False  # the autograder's sandbox has no network: no need to wait for a probe to say so
     if download is False:
-        raise DataNotFoundError(dataset, searched, "disabled (download=False), so nothing was downloaded")
+        raise DataNotFoundError(dataset, searched, "disabled (download=False or COURSE_DOWNLOAD=0), "
+                                                   "so nothing was downloaded")
     if download is None and not _can_reach(host):
         raise DataNotFoundError(
             dataset, searched,

@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ def runner_env(workdir: Path, data_root: Path | None) -> dict[str, str]:
         "IPYTHONDIR": str(workdir / ".config" / "ipython"), "COURSE_CACHE": str(workdir / ".cache"),
         "COURSE_FAST": "1", "COURSE_GRADING": "1", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8",
-        "COURSE_DEVICE": "cpu",
+        "COURSE_DEVICE": "cpu", "COURSE_DOWNLOAD": "0",
     }
     if data_root is not None:
         env["COURSE_DATA"] = str(data_root)
@@ -77,9 +78,9 @@ class Session:
     def _start(self) -> Kernel:
         return Kernel(self.launcher_factory(), self.workdir, self.env)
 
-    def run(self, deadline: float) -> None:
-        """Run every cell once, in order."""
-        self.kernel = self._start()
+    def run(self, deadline: float, kernel: Kernel | None = None) -> None:
+        """Run every cell once, in order (in ``kernel`` if one was started already)."""
+        self.kernel = kernel if kernel is not None and not kernel.dead else self._start()
         for i, source in enumerate(self.cells):
             if time.monotonic() > deadline:
                 self.failures[i] = "not run: the submission's time limit was reached"
@@ -190,7 +191,9 @@ def grade_submission(root: Path, lab: str, folder: Path, *, student: str = "", t
                 shutil.copy2(folder / name, pristine / name)
         shared = Context(kernel=None, ref=ref, lab=lab, fast=True, submission=pristine,
                          reference_values=_reference_values(root, lab),
-                         fresh_kernel=_fresh_kernels(cells, pristine, fresh_factory, cell_timeout, deadline))
+                         fresh_kernel=_fresh_kernels(session, pristine, fresh_factory, cell_timeout, deadline))
+        if _checkpoints(lab):
+            shared.fresh_kernel.prewarm()  # type: ignore[union-attr]
         try:
             protections = factory().protections()
             result.protections = [f"{p.name}: {p.detail}" for p in protections if not p.active]
@@ -232,15 +235,21 @@ def _reference_values(root: Path, lab: str) -> dict[str, float]:
 
 
 class _fresh_kernels:
-    """``ctx.fresh_kernel(builder)``: a kernel without data that ran the notebook up to ``def builder``."""
+    """``ctx.fresh_kernel(builder)``: a kernel without data that ran the notebook up to ``def builder``.
 
-    def __init__(self, cells: list[str], pristine: Path, factory, cell_timeout: float, deadline: float) -> None:
-        self.cells, self.pristine, self.factory = cells, pristine, factory
+    Only the cells that ran cleanly in the main session run again (a cell that crashed or hung there
+    would do it again), in a runner of their own, restarted with replay like the main one.
+    """
+
+    def __init__(self, session: Session, pristine: Path, factory, cell_timeout: float, deadline: float) -> None:
+        self.session, self.pristine, self.factory = session, pristine, factory
         self.cell_timeout, self.deadline = cell_timeout, deadline
         self.dirs: list[tempfile.TemporaryDirectory] = []
-        self.kernels: list[Kernel] = []
+        self.sessions: list[Session] = []
+        self._warm: tuple[Path, dict, Kernel] | None = None
+        self._warming: threading.Thread | None = None
 
-    def __call__(self, builder: str) -> Kernel:
+    def _prepare(self) -> tuple[Path, dict[str, str]]:
         tmp = tempfile.TemporaryDirectory(prefix="course-fresh-")
         self.dirs.append(tmp)
         cwd = Path(tmp.name)
@@ -248,25 +257,55 @@ class _fresh_kernels:
             shutil.copy2(f, cwd / f.name)
         env = runner_env(cwd, None)
         env["COURSE_DATA"] = str(cwd / "no-data")   # the labels stay out of reach
-        kernel = Kernel(self.factory(), cwd, env)
-        self.kernels.append(kernel)
-        pattern = re.compile(rf"^\s*(def|class)\s+{re.escape(builder)}\b|^\s*{re.escape(builder)}\s*=", re.M)
-        for source in self.cells:
-            left = self.deadline - time.monotonic()
-            if left <= 1:
-                break
+        return cwd, env
+
+    def prewarm(self) -> None:
+        """Start one runner now, and let it import torch in the background while the main session works."""
+        try:
+            cwd, env = self._prepare()
+            kernel = Kernel(self.factory(), cwd, env, handshake=False)   # started from this (the main) thread
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs the time it would have saved
+            return
+
+        def warm() -> None:
             try:
-                kernel.run_cell(source, timeout=min(self.cell_timeout, left))
-            except KernelDied:
-                kernel = Kernel(self.factory(), cwd, env)
-                self.kernels.append(kernel)
-            if pattern.search(source):
+                kernel.handshake()
+                kernel.run_cell("import torch", timeout=120)
+                self._warm = (cwd, env, kernel)
+            except Exception:  # noqa: BLE001
+                kernel.close()
+        self._warming = threading.Thread(target=warm, daemon=True, name="fresh-kernel-warmup")
+        self._warming.start()
+
+    def __call__(self, builder: str) -> Kernel:
+        kernel = None
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
+        if self._warm is not None:
+            cwd, env, kernel = self._warm
+            self._warm = None
+        else:
+            cwd, env = self._prepare()
+        pattern = re.compile(rf"^\s*(def|class)\s+{re.escape(builder)}\b|^\s*{re.escape(builder)}\s*=", re.M)
+        chosen = []
+        for i in sorted(self.session.ran):
+            chosen.append(self.session.cells[i])
+            if pattern.search(self.session.cells[i]):
                 break
-        return kernel
+        fresh = Session(chosen, cwd, env, self.factory, cell_timeout=self.cell_timeout)
+        self.sessions.append(fresh)
+        fresh.run(self.deadline, kernel=kernel)
+        assert fresh.kernel is not None
+        return fresh.kernel
 
     def close_all(self) -> None:
-        for kernel in self.kernels:
-            kernel.close()
+        if self._warming is not None:
+            self._warming.join()
+        if self._warm is not None:
+            self._warm[2].close()
+        for session in self.sessions:
+            session.close()
         for tmp in self.dirs:
             tmp.cleanup()
 

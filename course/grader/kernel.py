@@ -88,7 +88,7 @@ class Kernel:
     """One runner process, started through ``launcher`` in ``cwd`` with exactly ``env``."""
 
     def __init__(self, launcher: Launcher, cwd: Path, env: dict[str, str], *, python: str = sys.executable,
-                 output_cap: int = 64 * 1024, start_timeout: float = 60.0) -> None:
+                 output_cap: int = 64 * 1024, start_timeout: float = 60.0, handshake: bool = True) -> None:
         self.launcher = launcher
         self.proc = launcher.popen([python, "-m", "course.grader.runner"], cwd=Path(cwd), env=env)
         self.output_bytes = 0
@@ -100,7 +100,15 @@ class Kernel:
         self.ns = _Namespace(self)
         self._drain = threading.Thread(target=self._drain_output, daemon=True, name="runner-output")
         self._drain.start()
-        self.info = self.request("hello", timeout=start_timeout)
+        self.info: dict = {}
+        if handshake:
+            self.handshake(start_timeout)
+
+    def handshake(self, timeout: float = 60.0) -> dict:
+        """Wait for the runner to answer. (Start kernels in a long-lived thread: the sandbox ties the runner's
+        life to the thread that started it, so only the waiting may happen in a worker thread.)"""
+        self.info = self.request("hello", timeout=timeout)
+        return self.info
 
     # -- output --------------------------------------------------------------------------------------
     def _drain_output(self) -> None:
@@ -187,6 +195,8 @@ class Kernel:
         known = self.launcher.post_mortem()
         if known:
             return known
+        if code is not None and code > 128:
+            code = 128 - code   # a sandbox wrapper reports its child's death by signal N as exit 128 + N
         if code is not None and code < 0:
             import signal
 
