@@ -49,16 +49,14 @@ def test_check_finds_drift_and_free_points(course_copy) -> None:
     nb = nbformat.read(student, 4)
     nb.cells[1].source += "\n# edited by hand"
     nbformat.write(nb, student)
-    # A test that passes on the untouched stub hands out free points.
-    solution = _nb(course_copy, "solutions")
-    nb = nbformat.read(solution, 4)
-    cell = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "3_1")
-    cell.source = "assert True"
-    nbformat.write(nb, solution)
+    # A judge that passes on the untouched stub hands out free points.
+    judges = course_copy / "autograder" / "judges" / f"{LAB}.py"
+    text = judges.read_text()
+    judges.write_text(text.replace("def mlp(ctx: Context) -> None:\n", "def mlp(ctx: Context) -> None:\n    return\n", 1))
     report = check(course_copy, [LAB], solutions=False, log=lambda *_: None)
     problems = "\n".join(report.problems)
     assert "differs from what `course build` makes" in problems
-    assert "passes graded tests ['3_1']" in problems
+    assert "untouched student notebook earns points on ['3_1']" in problems
 
 
 @pytest.mark.slow

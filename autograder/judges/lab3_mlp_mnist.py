@@ -264,13 +264,7 @@ def _history(k, h) -> dict:
 @judge("3_4", timeout=240)
 def run_sweep(ctx: Context) -> None:
     k = ctx.kernel
-    # The notebook's own sweep: one History per learning rate, one entry per epoch, best weights kept.
-    lrs, n_epochs = k.fetch(k.ns.LRS), k.fetch(k.ns.N_EPOCHS)
     builtins = k.module("builtins")
-    histories = k.ns.histories
-    keys = k.fetch(builtins.sorted(builtins.list(histories.keys())))
-    if keys != sorted(lrs):
-        raise Fail(f"3.4: histories has keys {keys}, expected the learning rates {lrs}")
     remote, val_x, val_y = _sweep_data(ctx)
     hs = k.ns.run_sweep(k.value([0.5, 0.05]), 3, remote, _device(ctx))
     got_keys = k.fetch(builtins.sorted(builtins.list(hs.keys())))

@@ -51,6 +51,11 @@ def runner_env(workdir: Path, data_root: Path | None) -> dict[str, str]:
     }
     if data_root is not None:
         env["COURSE_DATA"] = str(data_root)
+    # The runner imports the same `course` as the grader (the sandbox shows only that package folder), whether
+    # it came from the current folder, PYTHONPATH or an editable install.
+    import course
+
+    env["PYTHONPATH"] = str(Path(course.__file__).resolve().parent.parent)
     return env
 
 

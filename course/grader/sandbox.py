@@ -119,6 +119,9 @@ def _python_paths() -> list[Path]:
         paths += site.getsitepackages()
     except (AttributeError, ImportError):        # pragma: no cover - virtualenv's old site.py
         pass
+    # Package folders a .pth file added (a venv layered on another one): site-packages-like entries only, never
+    # a script's folder or the working directory (that may be the repository).
+    paths += [p for p in sys.path if p and Path(p).name in ("site-packages", "dist-packages")]
     import course
 
     # An editable install's finder maps ``course`` to the checkout's package folder: bind that folder (and only
