@@ -12,8 +12,8 @@ from pathlib import Path
 __all__ = ["PATH_VARIABLES", "absolute_paths"]
 
 #: Environment variables that hold paths.
-PATH_VARIABLES = ("COURSE_DATA", "COURSE_CACHE", "COURSE_ROOT", "COURSE_REFERENCES", "COURSE_SUBMITTED",
-                  "COURSE_AUTOGRADED", "COURSE_FEEDBACK", "COURSE_EXCHANGE", "COURSE_RECORD")
+PATH_VARIABLES = ("COURSE_DATA", "COURSE_CACHE", "COURSE_ROOT", "COURSE_SUBMITTED", "COURSE_AUTOGRADED",
+                  "COURSE_FEEDBACK", "COURSE_EXCHANGE")
 
 
 def absolute_paths(environ: MutableMapping[str, str] | None = None) -> MutableMapping[str, str]:

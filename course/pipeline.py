@@ -55,10 +55,10 @@ def lab_ids(root: Path) -> list[str]:
 
 
 def grading_env(root: Path, **extra: str) -> dict[str, str]:
-    """Environment for running labs as the autograder does (fast mode, references)."""
+    """Environment for running a lab's notebook in a Jupyter kernel as the autograder would (fast mode)."""
     # One thread per kernel: the labs' small models gain nothing from more, and two threads fighting
     # another busy process for two cores make small torch operations many times slower.
-    env = {"COURSE_FAST": "1", "COURSE_GRADING": "1", "COURSE_REFERENCES": str(root / "autograder" / "references"),
+    env = {"COURSE_FAST": "1", "COURSE_GRADING": "1",
            "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     env.update(extra)
     return env
@@ -133,12 +133,12 @@ def generate(root: Path, lab: str, release_dir: Path | None = None, db_url: str 
     return target / f"{lab}.ipynb"
 
 
-def _run_solution(root: Path, lab: str, record: Path | None = None):
+def _run_solution(root: Path, lab: str):
+    """The solution run in a Jupyter kernel in fast mode: its visible tests (self-checks) must all pass."""
     nb = load_notebook(root / "solutions" / lab / f"{lab}.ipynb")
-    extra = {"COURSE_RECORD": str(record)} if record else {}
     # Reference fixtures (e.g. the full-mode checkpoint a lab grades) sit beside the notebook, as a student's would.
     with scratch_copy(root / "solutions" / lab, root / "autograder" / "references" / lab) as tmp:
-        return execute_notebook(nb, tmp, env=grading_env(root, **extra))[1]
+        return execute_notebook(nb, tmp, env=grading_env(root))[1]
 
 
 def solution_digest(root: Path, lab: str) -> str:

@@ -65,13 +65,13 @@ def test_paths_given_relative_are_made_absolute(tmp_path, monkeypatch) -> None:
     from course.paths import absolute_paths
 
     monkeypatch.chdir(tmp_path)
-    env = {"COURSE_DATA": "../shared/data", "COURSE_CACHE": "~/c", "COURSE_REFERENCES": "refs", "COURSE_DEVICE": "cpu",
-           "COURSE_DB_URL": "sqlite:///gb.db", "COURSE_SUBMITTED": ""}
+    env = {"COURSE_DATA": "../shared/data", "COURSE_CACHE": "~/c", "COURSE_SUBMITTED": "refs", "COURSE_DEVICE": "cpu",
+           "COURSE_DB_URL": "sqlite:///gb.db", "COURSE_FEEDBACK": ""}
     absolute_paths(env)
     assert env["COURSE_DATA"] == str((tmp_path / ".." / "shared" / "data").resolve())
-    assert env["COURSE_REFERENCES"] == str(tmp_path / "refs") and env["COURSE_CACHE"].startswith("/")
+    assert env["COURSE_SUBMITTED"] == str(tmp_path / "refs") and env["COURSE_CACHE"].startswith("/")
     assert env["COURSE_DB_URL"] == f"sqlite:///{tmp_path / 'gb.db'}"
-    assert env["COURSE_DEVICE"] == "cpu" and env["COURSE_SUBMITTED"] == ""  # not paths, or unset: untouched
+    assert env["COURSE_DEVICE"] == "cpu" and env["COURSE_FEEDBACK"] == ""  # not paths, or unset: untouched
 
 
 @pytest.mark.slow
