@@ -1,37 +1,16 @@
-"""Run a notebook's code cells in-process (no Jupyter kernel, no nbgrader), for mutation tests of grading cells.
+"""A solution notebook's code cells by key, and variants of them, for the mutation corpora of the judges.
 
 Cells are addressed by key: an nbgrader ``grade_id`` for cells that have one, else ``"<previous grade_id>+<k>"``
-for the k-th plain code cell after it (``"start+<k>"`` before the first one). Each cell is ``exec``-ed in a
-namespace dict, as a kernel would run it; a failure is recorded, not raised, and later cells still run, as in
-``nbgrader autograde``.
+for the k-th plain code cell after it (``"start+<k>"`` before the first one).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 _SOLUTION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[ \t]*(?:\n|\Z)", re.S | re.M)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What running one cell gave: ``exception`` is None when the cell ran to the end."""
-
-    key: str
-    exception: BaseException | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.exception is None
-
-    @property
-    def error(self) -> str:
-        """``"AssertionError: 3.2: ..."``, or "" when the cell passed."""
-        exc = self.exception
-        return "" if exc is None else f"{type(exc).__name__}: {exc}"
 
 
 class Notebook:
@@ -79,12 +58,3 @@ class Notebook:
             raise ValueError(f"cell {key} has no ### BEGIN SOLUTION region")
         return src
 
-
-def run_cell(ns: dict, source: str, key: str = "cell") -> Outcome:
-    """``exec`` one cell's source in ``ns``; any exception is caught and returned in the Outcome."""
-    try:
-        code = compile(source, f"<cell {key}>", "exec")
-        exec(code, ns)  # noqa: S102 - that is the point
-    except Exception as exc:  # noqa: BLE001 - a failing cell is a result, not an error of the harness
-        return Outcome(key, exc)
-    return Outcome(key)

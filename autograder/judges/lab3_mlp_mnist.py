@@ -244,11 +244,11 @@ def _sweep_data(ctx: Context):
     k = ctx.kernel
     val_y = (d.train_y[:1000] + 1) % 10
     remote = k.module("course").Splits(
-        train_x=remote_images(ctx, d.train_x), train_y=k.value(d.train_y),
-        val_x=remote_images(ctx, d.train_x[:1000]), val_y=k.value(val_y),
+        train_x=remote_images(k, d.train_x), train_y=k.value(d.train_y),
+        val_x=remote_images(k, d.train_x[:1000]), val_y=k.value(val_y),
         test_x=k.value(torch.full((500, 1, 28, 28), float("nan"))), test_y=k.value(d.test_y),
         classes=k.value(list(d.classes)))
-    return remote, d.train_x[:1000], val_y
+    return remote, val_y
 
 
 def _history(k, h) -> dict:
@@ -265,7 +265,7 @@ def _history(k, h) -> dict:
 def run_sweep(ctx: Context) -> None:
     k = ctx.kernel
     builtins = k.module("builtins")
-    remote, val_x, val_y = _sweep_data(ctx)
+    remote, val_y = _sweep_data(ctx)
     hs = k.ns.run_sweep(k.value([0.5, 0.05]), 3, remote, _device(ctx))
     got_keys = k.fetch(builtins.sorted(builtins.list(hs.keys())))
     if got_keys != [0.05, 0.5]:
@@ -298,9 +298,9 @@ def run_sweep(ctx: Context) -> None:
         best = f["best_epoch"]
         model = h.load_best(k.ns.MLP())
         model.eval()
-        logits = k.fetch(model(remote_images(ctx, val_x)))
+        logits = k.fetch(model(remote.val_x))
         # Measured with the student's own evaluate(), so that a bug of 3.3 is not charged to 3.4 again.
-        batches = k.module("course").TensorBatches(remote_images(ctx, val_x), k.value(val_y), 250, shuffle=False)
+        batches = k.module("course").TensorBatches(remote.val_x, remote.val_y, 250, shuffle=False)
         measured = k.fetch(k.ns.evaluate(model, batches, _device(ctx)))
         vl, ve = _as_float(measured[0], "3.4", "evaluate's loss"), _as_float(measured[1], "3.4", "evaluate's error")
         # The kept weights are the best epoch's: their validation loss is the logged value closest to it.
@@ -395,7 +395,7 @@ def report(ctx: Context) -> None:
         raise Fail(f"3.5: best_model has validation loss {measured:.4f}, but epoch {best_epoch} logged {logged:.4f} — "
                    "load the selected epoch's weights (History.load_best), not the last epoch's")
     test = mnist().test
-    logits = k.fetch(model(remote_images(ctx, test[0])))
+    logits = k.fetch(model(remote_images(k, test[0])))
     error = (logits.argmax(1) != test[1]).float().mean().item()
     ref = ctx.reference("3.5/test_error", error)
     upstream = [g for g in ("3_2", "3_3", "3_4") if ctx.cache.get(("passed", g)) is False]

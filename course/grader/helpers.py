@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 
 from .judge import Context, Fail
-from .kernel import Remote, RemoteError
+from .kernel import Kernel, Remote, RemoteError
 
 __all__ = ["mnist", "remote_history", "find_param", "checkpoint_error", "remote_images"]
 
@@ -24,10 +23,10 @@ def mnist(seed: int = 0):
     return mnist_splits(seed=seed, download=False)
 
 
-def remote_images(ctx: Context, images: torch.Tensor) -> Remote:
+def remote_images(kernel: Kernel, images: torch.Tensor) -> Remote:
     """Send float images in [0, 1] as uint8 (a quarter of the bytes) and turn them back into floats there."""
     as_bytes = (images * 255).round().to(torch.uint8)
-    return ctx.kernel.value(as_bytes).float().div(255)
+    return kernel.value(as_bytes).float().div(255)
 
 
 def remote_history(ctx: Context, val: Sequence[float], train: Sequence[float] | None = None,
@@ -101,7 +100,7 @@ def _measure(ctx: Context, filename: str, builder: str, images: torch.Tensor, la
         wrong = 0
         for start in range(0, len(labels), chunk):
             idx = order[start:start + chunk]
-            logits = k.fetch(model(remote_images(_Ctx(k), images[idx])))
+            logits = k.fetch(model(remote_images(k, images[idx])))
             if not torch.is_tensor(logits) or logits.shape[0] != len(idx):
                 raise Fail(f"{task}: {builder}() returned {type(logits).__name__} of shape "
                            f"{getattr(logits, 'shape', '?')} for a batch of {len(idx)} images; logits (N, 10) expected")
@@ -113,9 +112,3 @@ def _measure(ctx: Context, filename: str, builder: str, images: torch.Tensor, la
     ctx.cache[("checkpoint_fast", filename)] = bool(meta.get("fast"))
     return error
 
-
-class _Ctx:
-    """Just enough of a Context for remote_images on another kernel."""
-
-    def __init__(self, kernel: Any) -> None:
-        self.kernel = kernel
