@@ -10,8 +10,8 @@ from .colab import in_colab, offer_download
 from .data import DataNotFoundError, Splits, TensorBatches, cifar10_splits, data_root, mnist_splits
 from .device import describe_device, get_device, seed_everything
 from .mode import budget, fast_mode
-from .models import Ensemble, count_parameters
-from .plotting import display_error_curves, show_images
+from .models import Ensemble, PixelClassifier, count_parameters
+from .plotting import display_error_curves, show_filters, show_images
 from .labs import LABS, lab_info
 from .submission import CheckpointError, checkpoint_info, load_model, save_model
 from .training import History, Timer, epochs, progress
@@ -23,8 +23,8 @@ __all__ = [
     "DataNotFoundError", "Splits", "TensorBatches", "cifar10_splits", "data_root", "mnist_splits",
     "describe_device", "get_device", "seed_everything",
     "budget", "fast_mode",
-    "Ensemble", "count_parameters",
-    "display_error_curves", "show_images",
+    "Ensemble", "PixelClassifier", "count_parameters",
+    "display_error_curves", "show_filters", "show_images",
     "in_colab", "offer_download",
     "LABS", "lab_info",
     "CheckpointError", "checkpoint_info", "load_model", "save_model",

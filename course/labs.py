@@ -16,11 +16,14 @@ class Lab:
 
     ``checkpoints`` maps a file name the student hands in to the name of the notebook
     function that builds the untrained architecture the file's weights must fit.
+    ``datasets`` names the data sets its notebook loads ("mnist", "cifar10"): the grader
+    decodes their caches once, before any submission runs, and shows them read-only to the sandbox.
     """
 
     id: str
     title: str
     checkpoints: dict[str, str] = field(default_factory=dict)
+    datasets: tuple[str, ...] = ()
 
     @property
     def notebook(self) -> str:
@@ -28,9 +31,9 @@ class Lab:
 
 
 LABS: tuple[Lab, ...] = (
-    Lab("lab1_linear", "Linear classifiers on CIFAR-10"),
+    Lab("lab1_linear", "Linear classifiers on CIFAR-10", {"lab1_best.pt": "build_best_model"}, ("cifar10",)),
     Lab("lab2_backprop", "Backpropagation"),
-    Lab("lab3_mlp_mnist", "An MLP on MNIST", {"lab3_best.pt": "build_best_model"}),
+    Lab("lab3_mlp_mnist", "An MLP on MNIST", {"lab3_best.pt": "build_best_model"}, ("mnist",)),
     Lab("lab4_positional_encoding", "Fourier positional encoding"),
     Lab("lab5_cnn_resnet", "CNNs and ResNet"),
 )

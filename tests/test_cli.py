@@ -42,22 +42,32 @@ def test_demo_grades_samples_full_partial_zero_and_survives_a_broken_one(course_
     (broken / f"{LAB}.ipynb").write_text('{"cells": [')
     proc = _course("--root", str(course_copy), "demo")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = {r["student"]: r for r in csv.DictReader((course_copy / "autograder" / "grades.csv").open())}
-    assert set(rows) == {"broken", "correct", "partial", "untouched"}
-    full = float(rows["correct"]["max"])
-    assert full == 14
-    assert float(rows["correct"]["total"]) == full, rows["correct"]
-    assert float(rows["untouched"]["total"]) == 0, rows["untouched"]
-    assert float(rows["broken"]["total"]) == 0 and "is not a valid notebook" in rows["broken"]["status"]
-    partial = rows["partial"]
-    assert 0 < float(partial["total"]) < full
-    # The partial sample's bugs: no zero_grad (3.2), accuracy returned as error (3.3), no 3.6.
+    rows = {(r["student"], r["lab"]): r for r in csv.DictReader((course_copy / "autograder" / "grades.csv").open())}
+    samples = course_copy / "autograder" / "samples" / "submitted"
+    labs = sorted({p.name for p in samples.glob("correct/*")})
+    assert {LAB, "lab1_linear"} <= set(labs)
+    assert set(rows) == {(who, lab) for lab in labs for who in ("correct", "partial", "untouched")} | {("broken", LAB)}
+    assert float(rows["correct", LAB]["max"]) == 14 and float(rows["correct", "lab1_linear"]["max"]) == 19
+    for lab in labs:
+        full = float(rows["correct", lab]["max"])
+        assert float(rows["correct", lab]["total"]) == full, rows["correct", lab]
+        assert float(rows["untouched", lab]["total"]) == 0, rows["untouched", lab]
+        assert 0 < float(rows["partial", lab]["total"]) < full, rows["partial", lab]
+    assert float(rows["broken", LAB]["total"]) == 0 and "is not a valid notebook" in rows["broken", LAB]["status"]
+    # Lab 3's partial sample: no zero_grad (3.2), accuracy returned as error (3.3), no 3.6.
+    partial = rows["partial", LAB]
     assert partial["3_1"] == "2" and partial["3_2"] == "0" and partial["3_3"] == "0"
     assert partial["3_6_below_2_2"] == "0"
+    # Lab 1's: a naive softmax (1.2), the true class counted in the hinge (1.3), test images not centred (1.5
+    # results), no lab1_best.pt (the tiers); the other tasks keep their points.
+    partial = rows["partial", "lab1_linear"]
+    assert [partial[g] for g in ("1_1", "1_2", "1_3", "1_4", "1_5", "1_5_results", "1_5_at_least_36", "1_7")] == \
+        ["2", "0", "0", "2", "2", "0", "0", "2"]
     assert "correct" in proc.stdout and "total" in proc.stdout  # the printed table
     # The demo checks notebooks/ and the references against the solutions and leaves them as they were.
     assert "matches its solution" in proc.stdout and "reference results match the solution" in proc.stdout
-    for rel in (f"notebooks/{LAB}/{LAB}.ipynb", f"autograder/references/{LAB}.json", "README.md"):
+    for rel in [f"notebooks/{lab}/{lab}.ipynb" for lab in labs] + [f"autograder/references/{lab}.json" for lab in labs] \
+            + ["README.md"]:
         assert (course_copy / rel).read_bytes() == (repo_root / rel).read_bytes(), rel
 
 

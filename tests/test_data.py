@@ -697,3 +697,33 @@ def test_a_truncated_idx_file_is_a_clear_error(tmp_path) -> None:
     bad.write_bytes((0x0803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (2, 28, 28)) + b"\0" * 100)
     with pytest.raises(ValueError, match="truncated or corrupt"):
         _read_idx(bad, 3)
+
+
+def test_read_only_cache_folders_are_searched_and_never_written(tmp_path: Path, cifar_tar: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grader shows its decoded cache to the sandbox via COURSE_CACHE_READONLY: read there, never decoded again."""
+    first = cifar10_splits(cifar_tar, n_val=6, download=False)           # decodes, caches beside the archive
+    ro_cache = tmp_path / "grader-cache"
+    ro_cache.mkdir()
+    (cifar_tar / "cifar10-uint8.pt").rename(ro_cache / "cifar10-uint8.pt")
+    ro_cache.chmod(0o555)
+    root = tmp_path / "ro-root"                                          # the data as the sandbox sees it: read-only
+    root.mkdir()
+    (cifar_tar / "cifar10-jpeg.tar.gz").rename(root / "cifar10-jpeg.tar.gz")
+    # The cache names the archive it was decoded from; this copy moved, so point the source id at the new place.
+    blob = torch.load(ro_cache / "cifar10-uint8.pt", weights_only=False)
+    ro_cache.chmod(0o755)
+    blob["source"] = cifar10_module._source_id("tar", root / "cifar10-jpeg.tar.gz")
+    torch.save(blob, ro_cache / "cifar10-uint8.pt")
+    ro_cache.chmod(0o555)
+    root.chmod(0o555)
+    try:
+        monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "empty-cache"))
+        monkeypatch.setenv("COURSE_CACHE_READONLY", str(ro_cache))
+        _forbid_decoding(monkeypatch)
+        again = cifar10_splits(root, n_val=6, download=False)
+        assert torch.equal(again.train_x, first.train_x) and torch.equal(again.test_y, first.test_y)
+        assert sorted(p.name for p in ro_cache.iterdir()) == ["cifar10-uint8.pt"]
+    finally:
+        root.chmod(0o755)
+        ro_cache.chmod(0o755)

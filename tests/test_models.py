@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from course.models import Ensemble, count_parameters
+from course.models import Ensemble, PixelClassifier, count_parameters
 
 
 def test_ensemble_averages_member_logits() -> None:
@@ -32,3 +32,22 @@ def test_count_parameters() -> None:
     m[0].weight.requires_grad_(False)
     assert count_parameters(m) == 50_890 - 784 * 64
     assert count_parameters(m, trainable_only=False) == 50_890
+
+
+def test_pixel_classifier_centres_with_its_mean_and_round_trips(tmp_path) -> None:
+    import course
+
+    torch.manual_seed(0)
+    linear = nn.Linear(12, 4)
+    mean = torch.rand(12)
+    model = PixelClassifier(linear, mean, in_features=12)
+    x = torch.rand(5, 3, 2, 2)
+    torch.testing.assert_close(model(x), linear(x.flatten(1) - mean))
+    mean.zero_()                                  # the model keeps a copy of the mean
+    assert model.mean.abs().sum() > 0
+    # Saved with its mean; an untrained twin (mean = zeros) gets it back from the checkpoint.
+    path = course.save_model(model, tmp_path / "m.pt")
+    loaded = course.load_model(lambda: PixelClassifier(nn.Linear(12, 4), in_features=12), path)
+    torch.testing.assert_close(loaded(x), model(x), atol=2e-3, rtol=0)   # checkpoints store float16
+    torch.testing.assert_close(loaded.mean, model.mean, atol=1e-3, rtol=0)
+    assert PixelClassifier(nn.Linear(3072, 10)).mean.shape == (3072,)

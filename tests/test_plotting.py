@@ -373,3 +373,27 @@ def test_show_images_rows_have_no_blank_bands() -> None:
     second_caption = shown[5].title.get_window_extent(renderer)
     band = (first_image.y0 - second_caption.y1) / fig.dpi  # inches of nothing between the rows
     assert 0 < band < 0.3, band
+
+
+def test_show_filters_rgb_templates_and_single_channel_filters() -> None:
+    from course.plotting import scale_filters, show_filters
+
+    torch.manual_seed(0)
+    w = torch.randn(10, 3072)
+    fig = show_filters(w.reshape(10, 3, 32, 32), [f"c{i}" for i in range(10)], title="templates")
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 10 and shown[0].images[0].get_array().shape == (32, 32, 3)
+    assert [ax.get_title() for ax in shown][:2] == ["c0", "c1"]
+    _save(fig, "filters_templates")
+    each = scale_filters(w.reshape(10, 3, 32, 32))
+    assert each.min() == 0 and each.max() == 1 and np.allclose(each.reshape(10, -1).max(1), 1)
+    shared = scale_filters(torch.tensor([[[[-2.0, 0.0, 1.0]]]]), "shared")
+    assert np.allclose(shared, [[[[0.0, 0.5, 0.75]]]])      # zero stays mid-grey; one range for all
+    fig = show_filters(torch.randn(6, 1, 5, 5), scale="shared", ncols=3)
+    assert len([ax for ax in fig.axes if ax.images]) == 6
+    with pytest.raises(ValueError, match="titles"):
+        show_filters(torch.randn(3, 1, 5, 5), ["a"])
+    with pytest.raises(ValueError, match="NaN"):
+        show_filters(torch.full((2, 1, 3, 3), float("nan")))
+    with pytest.raises(ValueError, match="scale"):
+        scale_filters(torch.zeros(1, 1, 2, 2), "log")

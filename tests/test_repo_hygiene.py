@@ -43,7 +43,7 @@ def test_a_solution_run_has_no_stray_outputs_and_every_test_says_passed(repo_roo
     with scratch_copy(repo_root / "solutions" / lab, repo_root / "autograder" / "references" / lab) as tmp:
         nb, result = execute_notebook(nb, tmp, env=grading_env(repo_root))
     assert result.ok, result.summary()
-    stray, silent = [], []
+    stray, silent, noisy = [], [], []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -57,5 +57,9 @@ def test_a_solution_run_has_no_stray_outputs_and_every_test_says_passed(repo_roo
             task = ".".join(meta["grade_id"].split("_")[:2])
             if not re.search(rf"^✓ Task {re.escape(task)} passed .*\(the autograder adds hidden tests\)$", printed, re.M):
                 silent.append(meta["grade_id"])
+            # nbgrader scores a graded cell 0 for any stderr output (a warning, a progress bar).
+            noisy += [f"{meta['grade_id']}: {o.get('text', '')[:120]}" for o in cell.get("outputs", [])
+                      if o.get("name") == "stderr"]
     assert not stray, f"last-expression outputs a person did not ask for: {stray}"
     assert not silent, f"graded cells that pass without saying so (end them with course.passed(...)): {silent}"
+    assert not noisy, f"graded cells that write to stderr (nbgrader would score them 0): {noisy}"

@@ -104,9 +104,17 @@ def cache_dir(root: PathLike | None = None) -> Path:
 
 
 def _places(root: Path) -> list[Path]:
-    """The data root, then (if different) where its caches and downloads go."""
+    """The data root, then (if different) where its caches and downloads go, then read-only caches.
+
+    ``COURSE_CACHE_READONLY`` (folders separated by ``os.pathsep``) names caches decoded elsewhere that may be
+    read but not written: the grader shows its own to the sandbox, so no submission decodes a data set again.
+    """
     target = _cache_target(root)
-    return [root] if target == root else [root, target]
+    places = [root] if target == root else [root, target]
+    for extra in os.environ.get("COURSE_CACHE_READONLY", "").split(os.pathsep):
+        if extra and Path(extra).resolve() not in places:
+            places.append(Path(extra).resolve())
+    return places
 
 
 # --------------------------------------------------------------------------- downloads

@@ -27,7 +27,7 @@ from .kernel import Kernel, KernelDied, KernelTimeout, RemoteError
 from .launch import Launcher, PlainLauncher
 from .results import SubmissionResult, TestResult
 
-__all__ = ["Session", "grade_submission", "runner_env", "make_launcher", "max_scores"]
+__all__ = ["Session", "grade_submission", "prepare_datasets", "runner_env", "make_launcher", "max_scores"]
 
 
 def make_launcher(readonly: list[Path]) -> Launcher:
@@ -39,7 +39,28 @@ def make_launcher(readonly: list[Path]) -> Launcher:
     return default_launcher(readonly=readonly)
 
 
-def runner_env(workdir: Path, data_root: Path | None) -> dict[str, str]:
+def prepare_datasets(lab: str, data_root: Path) -> list[Path]:
+    """Decode the data sets ``lab`` loads into the grader's cache (once), and return the cache folders to show
+    the sandbox read-only: without them every submission would decode CIFAR-10's JPEGs again (about 20 s)."""
+    from ..data.locations import _cache_target
+    from ..labs import lab_info
+
+    try:
+        datasets = lab_info(lab).datasets
+    except KeyError:
+        return []
+    if "cifar10" in datasets:
+        from .helpers import cifar10
+
+        try:
+            cifar10()
+        except Exception:  # noqa: BLE001 - a missing data set is the notebook's error to report, not the grader's
+            return []
+    cache = _cache_target(data_root)
+    return [cache] if datasets and cache != data_root and cache.is_dir() else []
+
+
+def runner_env(workdir: Path, data_root: Path | None, caches: list[Path] = ()) -> dict[str, str]:
     """The runner's whole environment: nothing of the grader's (no paths to references, no secrets)."""
     env = {
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
@@ -51,6 +72,8 @@ def runner_env(workdir: Path, data_root: Path | None) -> dict[str, str]:
     }
     if data_root is not None:
         env["COURSE_DATA"] = str(data_root)
+    if caches:
+        env["COURSE_CACHE_READONLY"] = os.pathsep.join(str(c) for c in caches)
     # The runner imports the same `course` as the grader (the sandbox shows only that package folder), whether
     # it came from the current folder, PYTHONPATH or an editable install.
     import course
@@ -151,6 +174,12 @@ def _code_cells(nb) -> tuple[list[str], list[int]]:
     return sources, where
 
 
+def _graded_sources(nb) -> dict[str, str]:
+    """The code cells that carry an nbgrader grade id, by grade id."""
+    return {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells
+            if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
+
+
 def grade_submission(root: Path, lab: str, folder: Path, *, student: str = "", timeout: float = 900.0,
                      data_root: Path | None = None, launcher_factory: Callable[[], Launcher] | None = None,
                      log: Callable[[str], None] | None = None) -> SubmissionResult:
@@ -181,11 +210,12 @@ def grade_submission(root: Path, lab: str, folder: Path, *, student: str = "", t
             result.notes.append(f"test cell {gid} is missing from the notebook; graded from your code")
 
     data = Path(data_root or default_data_root()).resolve()
-    factory = launcher_factory or (lambda: make_launcher([data]))
+    caches = prepare_datasets(lab, data)
+    factory = launcher_factory or (lambda: make_launcher([data, *caches]))
     fresh_factory = launcher_factory or (lambda: make_launcher([]))
     cells, where = _code_cells(nb)
     cell_timeout = float(os.environ.get("COURSE_CELL_TIMEOUT", "180"))
-    session = Session(cells, folder, runner_env(folder, data), factory, cell_timeout=cell_timeout)
+    session = Session(cells, folder, runner_env(folder, data, caches), factory, cell_timeout=cell_timeout)
     judges = load_judges(root, lab)
     ref = load_reference(root, lab)
     with tempfile.TemporaryDirectory(prefix="course-handed-in-") as handed_in:
@@ -195,7 +225,7 @@ def grade_submission(root: Path, lab: str, folder: Path, *, student: str = "", t
             if (folder / name).is_file() and not (folder / name).is_symlink():
                 shutil.copy2(folder / name, pristine / name)
         shared = Context(kernel=None, ref=ref, lab=lab, fast=True, submission=pristine,
-                         reference_values=_reference_values(root, lab),
+                         reference_values=_reference_values(root, lab), cells=_graded_sources(nb),
                          fresh_kernel=_fresh_kernels(session, pristine, fresh_factory, cell_timeout, deadline))
         if _checkpoints(lab):
             shared.fresh_kernel.prewarm()  # type: ignore[union-attr]

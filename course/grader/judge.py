@@ -123,6 +123,8 @@ class Context:
     reference_values: dict[str, float] = field(default_factory=dict)   # autograder/references/<lab>.json
 
     recorded: dict[str, float] = field(default_factory=dict)           # what this run measured, for build
+    #: the submission's cells that carry a grade id, by grade id: a judge may run one again on inputs of its own
+    cells: dict[str, str] = field(default_factory=dict)
 
     @property
     def task(self) -> str:

@@ -10,6 +10,7 @@ it displays normally, e.g. ``fig`` on its own line shows it again.
 from __future__ import annotations
 
 from .curves import display_error_curves
+from .filters import scale_filters, show_filters
 from .images import show_images
 
-__all__ = ["display_error_curves", "show_images"]
+__all__ = ["display_error_curves", "scale_filters", "show_filters", "show_images"]

@@ -1,0 +1,662 @@
+"""Hidden tests of Lab 1, as judges: the student's code runs in the sandbox on inputs chosen here, and the
+verdict is computed here, against torch and the reference solution (``ctx.ref``, read from solutions/).
+
+Each judge uses inputs of its own (non-square shapes, float64, scores that make every term matter), so a bug in
+one task does not cost the points of another.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from course.grader.helpers import checkpoint_error, cifar10, find_param, remote_history, remote_images
+from course.grader.judge import Context, Fail, close, judge
+from course.grader.kernel import RemoteError
+
+
+def _call(ctx: Context, what: str, fn, *args, **kwargs):
+    """Call a remote function and fetch its result; its exception becomes this task's verdict."""
+    try:
+        return ctx.kernel.fetch(fn(*args, **kwargs))
+    except RemoteError as exc:
+        raise Fail(f"{ctx.task}: {what} raised {exc}") from None
+
+
+def _tensor(ctx: Context, value, what: str, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+    if not torch.is_tensor(value):
+        raise Fail(f"{ctx.task}: {what} should return a tensor, got {type(value).__name__}")
+    if shape is not None and tuple(value.shape) != shape:
+        raise Fail(f"{ctx.task}: {what} has shape {tuple(value.shape)}, expected {shape}")
+    return value.detach().double()
+
+
+def _scalar(ctx: Context, value, what: str) -> float:
+    if torch.is_tensor(value) and value.numel() == 1:
+        return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise Fail(f"{ctx.task}: {what} should be a scalar (one number), got "
+               f"{tuple(value.shape) if torch.is_tensor(value) else type(value).__name__}")
+
+
+# --------------------------------------------------------------------------- 1.1 scores and the bias trick
+
+@judge("1_1")
+def scores(ctx: Context) -> None:
+    k = ctx.kernel
+    g = torch.Generator().manual_seed(11)
+    for n, d, c in ((5, 7, 3), (1, 4, 6)):           # non-square everywhere: a transpose cannot hide
+        X, W, b = (torch.randn(n, d, generator=g, dtype=torch.float64), torch.randn(c, d, generator=g, dtype=torch.float64),
+                   torch.randn(c, generator=g, dtype=torch.float64))
+        ref = X @ W.T + b
+        out = _tensor(ctx, _call(ctx, f"scores(X {tuple(X.shape)}, W {tuple(W.shape)}, b {tuple(b.shape)})",
+                                 k.ns.scores, k.value(X), k.value(W), k.value(b)), "scores(X, W, b)", (n, c))
+        if not close(out, ref, rtol=1e-6, atol=1e-6):
+            why = ""
+            if close(out, X @ W.T, rtol=1e-6, atol=1e-6):
+                why = " — the bias b is missing"
+            elif close(out, X @ W.T - b, rtol=1e-6, atol=1e-6):
+                why = " — b is subtracted; add it"
+            raise Fail(f"1.1: scores(X, W, b) differ from X Wᵀ + b by up to {(out - ref).abs().max():.3g}{why}")
+        ones = _tensor(ctx, _call(ctx, "append_ones(X)", k.ns.append_ones, k.value(X)), "append_ones(X)", (n, d + 1))
+        if not close(ones[:, :d], X, atol=1e-12) or not bool((ones[:, d] == 1).all()):
+            why = " — the 1 goes last, after the D features" if bool((ones[:, 0] == 1).all()) else ""
+            raise Fail(f"1.1: append_ones(X) should be [X, 1] with the constant 1 as the last column{why}")
+        folded = _tensor(ctx, _call(ctx, "fold_bias(W, b)", k.ns.fold_bias, k.value(W), k.value(b)), "fold_bias(W, b)",
+                         (c, d + 1))
+        if not close(folded[:, :d], W, atol=1e-12) or not close(folded[:, d], b, atol=1e-12):
+            why = " — b goes in the last column, after W" if close(folded[:, 0], b, atol=1e-12) else ""
+            raise Fail(f"1.1: fold_bias(W, b) should be [W, b] with b as the last column{why}")
+
+
+# --------------------------------------------------------------------------- 1.2 softmax and cross-entropy
+
+def _naive_softmax(S: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    e = S.exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+@judge("1_2")
+def softmax_cross_entropy(ctx: Context) -> None:
+    k = ctx.kernel
+    g = torch.Generator().manual_seed(12)
+    S = torch.randn(6, 4, generator=g, dtype=torch.float64) * 3      # N=6 ≠ C=4: a wrong dim shows
+    y = torch.tensor([0, 3, 1, 3, 2, 0])
+    P = _tensor(ctx, _call(ctx, "softmax(S)", k.ns.softmax, k.value(S)), "softmax(S)", (6, 4))
+    ref = F.softmax(S, dim=1)
+    if not close(P, ref, rtol=0, atol=1e-9):
+        if close(P, F.softmax(S, dim=0), rtol=0, atol=1e-9):
+            raise Fail(f"1.2: softmax normalises each column (the rows sum to {P.sum(1).tolist()[:3]}…, expected 1) "
+                       "— normalise over the classes, dim=1")
+        raise Fail(f"1.2: softmax(S) differs from exp(S) / Σ_k exp(S) row by row by up to {(P - ref).abs().max():.3g}")
+    big = torch.tensor([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0], [-1000.0, -1000.0, -1000.0]],
+                       dtype=torch.float64)
+    Pb = _tensor(ctx, _call(ctx, "softmax of scores ±1000", k.ns.softmax, k.value(big)), "softmax(S)", (3, 3))
+    if not bool(torch.isfinite(Pb).all()) or not close(Pb, F.softmax(big, dim=1), rtol=0, atol=1e-9):
+        raise Fail("1.2: softmax of scores like ±1000 gives NaN/inf or wrong values — exp(1000) overflows; subtract "
+                   "each row's maximum score before exp (softmax does not change)")
+    Pf = _tensor(ctx, _call(ctx, "softmax of float32 scores", k.ns.softmax, k.value(S.float())), "softmax(S)", (6, 4))
+    if not close(Pf, ref, rtol=0, atol=1e-5):
+        raise Fail("1.2: softmax of float32 scores is wrong — it must work for any floating dtype")
+
+    loss = _scalar(ctx, _call(ctx, "cross_entropy(S, y)", k.ns.cross_entropy, k.value(S), k.value(y)),
+                   "cross_entropy(S, y)")
+    expected = F.cross_entropy(S, y).item()
+    if not math.isclose(loss, expected, rel_tol=0, abs_tol=1e-6):
+        per = -F.log_softmax(S, dim=1)[torch.arange(6), y]
+        known = {
+            "is summed over the batch — take the mean over examples": per.sum().item(),
+            "normalises over the examples (dim 0) — the softmax runs over the classes, dim=1":
+                -F.log_softmax(S, dim=0)[torch.arange(6), y].mean().item(),
+            "averages −log p over every class of every example — take −log p of the true class only, then the mean":
+                -F.log_softmax(S, dim=1).mean().item(),
+            "is the mean of the true class's probability, not of −log p": -(F.softmax(S, dim=1)[torch.arange(6), y]).mean().item(),
+            "is +log p — the cross-entropy is −log p": -expected,
+        }
+        why = next((w for w, v in known.items() if math.isclose(loss, v, rel_tol=1e-6, abs_tol=1e-9)), None)
+        raise Fail(f"1.2: cross_entropy(S, y) is {loss:.6f}, expected {expected:.6f} (F.cross_entropy)"
+                   + (f" — it {why}" if why else ""))
+    yb = torch.tensor([1, 0, 2])
+    lb = _call(ctx, "cross_entropy of scores ±1000", k.ns.cross_entropy, k.value(big), k.value(yb))
+    lb = _scalar(ctx, lb, "cross_entropy(S, y)")
+    want = F.cross_entropy(big, yb).item()
+    if not math.isfinite(lb) or not math.isclose(lb, want, rel_tol=1e-9, abs_tol=1e-6):
+        raise Fail(f"1.2: cross_entropy of scores like ±1000 is {lb}, expected {want:.4f} — log(softmax) underflows "
+                   "to log(0); compute log p = s_y − logsumexp(s) (torch.logsumexp, or subtract the row max first)")
+    lf = _scalar(ctx, _call(ctx, "cross_entropy of float32 scores", k.ns.cross_entropy, k.value(S.float()), k.value(y)),
+                 "cross_entropy(S, y)")
+    if not math.isclose(lf, expected, rel_tol=1e-5, abs_tol=1e-5):
+        raise Fail("1.2: cross_entropy of float32 scores is wrong — it must work for any floating dtype")
+
+
+# --------------------------------------------------------------------------- 1.3 the SVM loss
+
+def _hinge(S, y, margin, *, count_true=False, wrong_side=False):
+    correct = S[torch.arange(len(y)), y][:, None]
+    m = (correct - S + margin) if wrong_side else (S - correct + margin)
+    m = m.clamp(min=0)
+    if not count_true:
+        m = m.masked_fill(F.one_hot(y, S.shape[1]).bool(), 0.0)
+    return m.sum(1).mean().item()
+
+
+@judge("1_3")
+def svm(ctx: Context) -> None:
+    k = ctx.kernel
+    g = torch.Generator().manual_seed(13)
+    S = torch.randn(7, 4, generator=g, dtype=torch.float64) * 1.5     # margins active and inactive
+    y = torch.tensor([0, 1, 2, 3, 3, 1, 0])
+    for margin in (1.0, 0.5, 2.0):
+        args = [k.value(S), k.value(y)] + ([] if margin == 1.0 else [k.value(margin)])
+        got = _scalar(ctx, _call(ctx, f"svm_loss(S, y{'' if margin == 1.0 else f', {margin}'})", k.ns.svm_loss, *args),
+                      "svm_loss(S, y)")
+        want = _hinge(S, y, margin)
+        if math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9):
+            continue
+        known = {
+            "counts the true class too: its term always adds the margin — leave j = y_i out of the sum":
+                _hinge(S, y, margin, count_true=True),
+            "puts the margin on the wrong side — the term is max(0, s_j − s_y + margin)":
+                _hinge(S, y, margin, wrong_side=True),
+            "is summed over the batch — take the mean over examples": _hinge(S, y, margin) * len(y),
+            "takes the largest term per example — sum the terms over j ≠ y_i": ((S - S[torch.arange(7), y][:, None] + margin)
+                .clamp(min=0).masked_fill(F.one_hot(y, 4).bool(), 0.0).max(1).values.mean().item()),
+            "ignores the margin argument — use margin, not a constant 1": _hinge(S, y, 1.0),
+        }
+        why = next((w for w, v in known.items() if math.isclose(got, v, rel_tol=1e-6, abs_tol=1e-9)), None)
+        raise Fail(f"1.3: svm_loss with margin {margin} is {got:.6f}, expected {want:.6f}"
+                   + (f" — your loss {why}" if why else ""))
+
+
+# --------------------------------------------------------------------------- 1.4 L2 regularisation
+
+@judge("1_4")
+def regularised(ctx: Context) -> None:
+    k = ctx.kernel
+    if ctx.cache.get(("passed", "1_1")) is False:
+        # regularised_loss computes its scores with scores() from 1.1, which already cost its points.
+        k.run_cell("def scores(X, W, b):\n    return X @ W.T + b\n", timeout=30)
+    g = torch.Generator().manual_seed(14)
+    W = torch.randn(3, 5, generator=g, dtype=torch.float64)
+    b = torch.randn(3, generator=g, dtype=torch.float64) * 2      # a large bias: regularising it shows
+    X, y = torch.randn(9, 5, generator=g, dtype=torch.float64), torch.tensor([0, 1, 2, 2, 1, 0, 0, 2, 1])
+    ce = k.module("torch.nn.functional").cross_entropy       # the data loss: torch's, so a bug of 1.2 is not charged here
+    data = F.cross_entropy(X @ W.T + b, y).item()
+    for lam in (0.0, 0.3, 2.0):
+        got = _scalar(ctx, _call(ctx, f"regularised_loss(W, b, X, y, {lam}, data_loss=F.cross_entropy)",
+                                 k.ns.regularised_loss, k.value(W), k.value(b), k.value(X), k.value(y), k.value(lam),
+                                 data_loss=ce), "regularised_loss(...)")
+        want = data + lam * (W ** 2).sum().item()
+        if math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-7):
+            continue
+        if lam == 0.0:
+            raise Fail(f"1.4: with λ = 0 the loss is {got:.6f}, but data_loss(X Wᵀ + b, y) is {data:.6f} — call the "
+                       "data_loss argument on the scores")
+        known = {
+            "also regularises the bias — the penalty is λ Σ W² only": want + lam * (b ** 2).sum().item(),
+            "uses λ‖W‖ — the penalty is the squared norm, λ Σ W²": data + lam * W.norm().item(),
+            "uses ½λ‖W‖² — the task's penalty is λ Σ W², with no ½": data + 0.5 * lam * (W ** 2).sum().item(),
+            "ignores λ": data,
+            "uses the mean of W² — the penalty is the sum, λ Σ W²": data + lam * (W ** 2).mean().item(),
+        }
+        why = next((w for w, v in known.items() if math.isclose(got, v, rel_tol=1e-6, abs_tol=1e-7)), None)
+        raise Fail(f"1.4: regularised_loss with λ = {lam} is {got:.6f}, expected {want:.6f} "
+                   f"(data loss {data:.6f} + λ Σ W²)" + (f" — your loss {why}" if why else ""))
+    # Any data loss: the hinge loss of torch (multi_margin_loss) in place of cross-entropy.
+    hinge = k.module("torch.nn.functional").multi_margin_loss
+    got = _scalar(ctx, _call(ctx, "regularised_loss(W, b, X, y, 0.3, data_loss=F.multi_margin_loss)", k.ns.regularised_loss,
+                             k.value(W), k.value(b), k.value(X), k.value(y), k.value(0.3), data_loss=hinge),
+                  "regularised_loss(...)")
+    want = F.multi_margin_loss(X @ W.T + b, y).item() + 0.3 * (W ** 2).sum().item()
+    if not math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-7):
+        raise Fail(f"1.4: with data_loss=F.multi_margin_loss the loss is {got:.6f}, expected {want:.6f} — compute the "
+                   "data loss with the data_loss argument, whichever loss it is")
+    # The loss must stay differentiable with respect to W and b (a .item() or a detach breaks training).
+    Wr, br = k.value(W).requires_grad_(True), k.value(b).requires_grad_(True)
+    try:
+        loss = k.ns.regularised_loss(Wr, br, k.value(X), k.value(y), k.value(0.3), data_loss=ce)
+        grads = k.fetch(k.module("torch.autograd").grad(loss, k.value([Wr, br]), allow_unused=True))
+    except RemoteError as exc:
+        raise Fail(f"1.4: the gradient of regularised_loss cannot be computed ({exc}) — return a tensor built from W "
+                   "and b with torch operations (no .item(), no detach)") from None
+    Wt, bt = W.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    gW, gb = torch.autograd.grad(F.cross_entropy(X @ Wt.T + bt, y) + 0.3 * (Wt ** 2).sum(), [Wt, bt])
+    if grads[0] is None or grads[1] is None or not close(grads[0], gW, atol=1e-9) or not close(grads[1], gb, atol=1e-9):
+        raise Fail("1.4: the gradient of your loss with respect to W or b is wrong, though its value is right")
+
+
+# --------------------------------------------------------------------------- 1.5 training
+
+def _problem(seed: int, n: int, d: int = 12):
+    """A linearly learnable 10-class problem: (X, y)."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, d, generator=g)
+    y = (X @ torch.randn(d, 10, generator=g)).argmax(dim=1)
+    return X, y
+
+
+def _weight(state: dict) -> torch.Tensor | None:
+    params = [t for t in state.values() if torch.is_tensor(t) and t.is_floating_point() and t.ndim == 2]
+    return params[0] if len(params) == 1 else None
+
+
+def _history(k, h) -> dict:
+    out = {}
+    for name in ("train_loss", "val_loss", "val_error", "best_epoch"):
+        try:
+            out[name] = k.fetch(getattr(h, name))
+        except RemoteError:
+            out[name] = None
+    return out
+
+
+@judge("1_5", timeout=120)
+def train_linear(ctx: Context) -> None:
+    k = ctx.kernel
+    X, y = _problem(150, 1000)
+    Xtr, ytr, Xv, yv_true = X[:800], y[:800], X[800:], y[800:]
+    yv = (yv_true + 1) % 10          # validation labels that contradict training: training on them shows
+    train, val = k.value([Xtr, ytr]), k.value([Xv, yv])
+
+    def run(**kw):
+        kw = {"optimiser": "adam", "lr": 0.05, "lam": 1e-4, "n_epochs": 4, "batch_size": 100, "seed": 0} | kw
+        desc = ", ".join(f"{a}={b!r}" for a, b in kw.items())
+        try:
+            pair = k.ns.train_linear(train, val, **{a: k.value(b) for a, b in kw.items()})
+            model, h = pair[0], pair[1]
+            return model, h, _history(k, h)
+        except RemoteError as exc:
+            hint = (" — build the model from the features' width D = X.shape[1] (not a fixed 3072)"
+                    if "shape" in str(exc) or "mat1" in str(exc) else "")
+            raise Fail(f"1.5: train_linear(train, val, {desc}) on 12 features raised {exc}{hint}") from None
+
+    model, h, f = run()
+    for name in ("train_loss", "val_loss", "val_error"):
+        if not isinstance(f[name], list) or len(f[name]) != 4:
+            raise Fail(f"1.5: {len(f[name] or [])} values of {name} logged for n_epochs=4 — log train_loss, val_loss "
+                       "and val_error once per epoch")
+    if not all(math.isfinite(v) for v in f["train_loss"] + f["val_loss"]):
+        raise Fail(f"1.5: the logged losses are not finite: {f['train_loss']} / {f['val_loss']}")
+    if f["train_loss"] == f["val_loss"]:
+        raise Fail("1.5: the logged training loss equals the validation loss — log the epoch's mean training loss as "
+                   "train_loss and the loss on val as val_loss")
+    if f["train_loss"][-1] > f["train_loss"][0] * 0.8:
+        raise Fail(f"1.5: with Adam (lr 0.05) the training loss does not fall over 4 epochs "
+                   f"({', '.join(f'{v:.3f}' for v in f['train_loss'])}) — zero the gradients, backward, step, for "
+                   "every minibatch")
+    best = f["best_epoch"]
+    try:
+        h.load_best(model)
+        model.eval()
+        logits = k.fetch(model(k.value(Xv)))
+    except RemoteError as exc:
+        raise Fail(f"1.5: the run's best weights could not be loaded back into its model ({exc}) — pass model=model "
+                   "to history.log") from None
+    if not torch.is_tensor(logits) or tuple(logits.shape) != (200, 10):
+        raise Fail("1.5: the returned model should map (N, D) features to (N, 10) scores")
+    measured = F.cross_entropy(logits.double(), yv).item()
+    if not math.isclose(measured, f["val_loss"][best - 1], rel_tol=0.02):
+        penalised = [v for v in f["val_loss"] if v > measured]
+        hint = (" — log the cross-entropy alone (no λ‖W‖² penalty) on val" if penalised and
+                any(math.isclose(measured, v, rel_tol=0.02) is False for v in penalised) else "")
+        raise Fail(f"1.5: the kept weights give validation loss {measured:.4f}, but {f['val_loss'][best - 1]:.4f} was "
+                   f"logged for epoch {best} — log the cross-entropy on the validation set, measured after the epoch's "
+                   f"training{hint}")
+    err = (logits.argmax(1) != yv).double().mean().item()
+    if abs(err - f["val_error"][best - 1]) > 0.011:
+        hint = " — that is the accuracy; log the error (fraction wrong)" if abs(1 - err - f["val_error"][best - 1]) < 0.011 else ""
+        raise Fail(f"1.5: the kept weights misclassify {err:.3f} of the validation set, but {f['val_error'][best - 1]:.3f} "
+                   f"was logged as val_error{hint}")
+    fit_train = (logits.argmax(1) == yv_true).double().mean().item()
+    fit_val = (logits.argmax(1) == yv).double().mean().item()
+    # Trained on the training split alone, the model is confidently wrong on the contradicting validation labels:
+    # the reference's validation loss climbs to about 5 in 4 epochs; trained on train + val it stays below 3.
+    if fit_val >= fit_train or max(f["val_loss"]) < 3.8:
+        raise Fail(f"1.5: the model fits the validation labels better than a model trained on the training split "
+                   f"alone (validation loss at most {max(f['val_loss']):.2f}; above 3.8 expected here) — train on the "
+                   "training split only")
+    # Reproducible: the same seed gives the same run.
+    _, _, again = run()
+    if not all(close(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(again["train_loss"], f["train_loss"])):
+        raise Fail("1.5: two calls with the same seed give different training losses — seed_everything(seed) before "
+                   "building the model and the batches")
+    # Full-batch runs are the same whatever the order of the minibatches: follow them step by step from the
+    # model's own initial weights (a run with lr = 0 shows them), with torch's optimisers.
+    for opt_name, lr in (("sgd", 0.2), ("adam", 0.05)):
+        start = k.fetch(run(optimiser=opt_name, lr=0.0, lam=0.0, n_epochs=1, batch_size=800)[0].state_dict())
+        end = k.fetch(run(optimiser=opt_name, lr=lr, lam=0.0, n_epochs=5, batch_size=800)[0].state_dict())
+        W0, W5 = _weight(start), _weight(end)
+        b0 = next((t for t in start.values() if torch.is_tensor(t) and t.numel() == 10 and t.ndim <= 2
+                   and t.is_floating_point() and t is not W0), None)
+        if W0 is None or W5 is None or b0 is None:
+            raise Fail("1.5: the model should be linear: one weight matrix W and a bias b of 10 numbers")
+        transposed = tuple(W0.shape) == (12, 10)
+        expected = {}
+        for bug in (None, "no zero_grad", "no momentum"):
+            Wt = (W0.T if transposed else W0).double().clone().requires_grad_(True)
+            bt = b0.reshape(10).double().clone().requires_grad_(True)
+            opt = (torch.optim.SGD([Wt, bt], lr=lr, momentum=0 if bug == "no momentum" else 0.9) if opt_name == "sgd"
+                   else torch.optim.Adam([Wt, bt], lr=lr))
+            for _ in range(5):
+                if bug != "no zero_grad":
+                    opt.zero_grad()
+                F.cross_entropy(Xtr.double() @ Wt.T + bt, ytr).backward()
+                opt.step()
+            expected[bug] = Wt.detach().T if transposed else Wt.detach()
+        if not close(W5, expected[None], rtol=1e-3, atol=1e-5):
+            why = {"no zero_grad": "gradients accumulate from step to step — call opt.zero_grad() before each "
+                                   "backward()",
+                   "no momentum": "plain SGD — the task asks for torch.optim.SGD(lr=lr, momentum=0.9)"}
+            hint = next((w for bug, w in why.items() if close(W5, expected[bug], rtol=1e-3, atol=1e-5)), None)
+            raise Fail(f"1.5: after 5 full-batch steps of optimiser='{opt_name}' (lr {lr}, λ = 0) your weights differ "
+                       f"from those of torch.optim.{'SGD' if opt_name == 'sgd' else 'Adam'} by up to "
+                       f"{(W5.double() - expected[None]).abs().max():.3g}"
+                       + (f" — {hint}" if hint else " — one step per minibatch on the mean loss, with the optimiser "
+                          "and learning rate asked for"))
+    # SGD must learn too.
+    _, _, sgd = run(optimiser="sgd", lr=0.05)
+    if sgd["train_loss"][-1] > sgd["train_loss"][0] * 0.9:
+        raise Fail(f"1.5: optimiser='sgd' (lr 0.05) does not learn: training loss "
+                   f"{', '.join(f'{v:.3f}' for v in sgd['train_loss'])}")
+    # λ must reach the weights: a large λ shrinks W.
+    small = _weight(k.fetch(run(lam=0.0, n_epochs=2)[0].state_dict()))
+    large = _weight(k.fetch(run(lam=1.0, n_epochs=2)[0].state_dict()))
+    if small is None or large is None:
+        raise Fail("1.5: the model should be linear: one weight matrix (and a bias)")
+    if not large.norm() < 0.5 * small.norm():
+        raise Fail(f"1.5: λ = 1 leaves ‖W‖ at {large.norm():.3f} (λ = 0: {small.norm():.3f}) — minimise "
+                   "regularised_loss, with the lam argument, not the data loss alone")
+
+
+# --------------------------------------------------------------------------- 1.5 selection
+
+@judge("1_5_select")
+def choose_config(ctx: Context) -> None:
+    k = ctx.kernel
+    runs = {("sgd", 0.01, 1e-4): ([0.95, 0.8, 0.7, 0.65], [0.9, 0.5, 0.1, 0.05], [0.5, 0.45, 0.4, 0.30]),
+            ("adam", 0.001, 1e-4): ([0.5, 0.31, 0.35, 0.4], None, [0.4, 0.39, 0.41, 0.42]),
+            ("adam", 0.01, 0.01): ([0.6, 0.3, 0.45, 0.85], None, [0.42, 0.40, 0.35, 0.44])}
+    # The lowest validation loss: ('adam', 0.01, 0.01) at epoch 2. The sgd run has the lowest validation error and
+    # training loss; ('adam', 0.001) ends lowest.
+    known = {("sgd", 0.01, 1e-4): "that run has the lowest validation error and training loss, not the lowest "
+                                  "validation loss",
+             ("adam", 0.001, 1e-4): "that run ends with the lowest validation loss, but another run reaches a lower "
+                                    "one earlier: compare each run's best epoch (History.best_val_loss)"}
+    remote = {cfg: remote_history(ctx, *r) for cfg, r in runs.items()}
+    for order in ([0, 1, 2], [2, 0, 1], [1, 2, 0]):
+        cfgs = [list(runs)[i] for i in order]
+        try:
+            got = k.fetch(k.ns.choose_config(k.value({c: remote[c] for c in cfgs})))
+        except RemoteError as exc:
+            raise Fail(f"1.5: choose_config raised {exc} — on histories that hold only the logged numbers (no weights); "
+                       "choose from the validation losses alone: no models, no test data") from None
+        try:
+            got = (str(got[0]), float(got[1]), float(got[2]))
+        except (TypeError, ValueError, IndexError):
+            raise Fail(f"1.5: choose_config should return one of the configurations (a key of histories), got "
+                       f"{got!r}") from None
+        if got != ("adam", 0.01, 0.01):
+            why = known.get(got, "")
+            raise Fail(f"1.5: choose_config returned {got}, expected ('adam', 0.01, 0.01), whose run reaches the lowest "
+                       "validation loss (0.3)" + (f" — {why}" if why else ""))
+
+
+# --------------------------------------------------------------------------- 1.5 results
+
+@judge("1_5_results", timeout=180)
+def results(ctx: Context) -> None:
+    k = ctx.kernel
+    torch_ = k.module("torch")
+    chosen = k.fetch(k.ns.choose_config(k.ns.histories))
+    best = k.fetch(k.ns.best_config)
+    if [str(chosen[0]), float(chosen[1]), float(chosen[2])] != [str(best[0]), float(best[1]), float(best[2])]:
+        raise Fail(f"1.5: the report uses {tuple(best)}, but choose_config picks {tuple(chosen)} — report the "
+                   "configuration chosen on validation; the test set is looked at once, never used to choose")
+    d = cifar10()
+    mean = d.train_x.flatten(1).mean(0)
+    model = k.ns.best_model
+    model.eval()
+    try:
+        val_logits = k.fetch(model(torch_.sub(remote_images(k, d.val_x).flatten(1), k.value(mean))))
+    except RemoteError as exc:
+        raise Fail(f"1.5: best_model cannot score centred validation features ({exc})") from None
+    logged = k.fetch(k.ns.histories[k.ns.best_config].best_val_loss)
+    measured = F.cross_entropy(val_logits, d.val_y).item()
+    if not math.isclose(measured, logged, rel_tol=0.01):
+        raise Fail(f"1.5: best_model has validation loss {measured:.4f}, but the chosen run's best epoch logged "
+                   f"{logged:.4f} — load that epoch's weights (History.load_best), not the last epoch's")
+    test_imgs = remote_images(k, d.test_x).flatten(1)
+    test_logits = k.fetch(model(torch_.sub(test_imgs, k.value(mean))))
+    accuracy = (test_logits.argmax(1) == d.test_y).double().mean().item()
+    reported = k.fetch(k.ns.test_accuracy)
+    try:
+        reported = float(reported)
+    except (TypeError, ValueError):
+        raise Fail(f"1.5: test_accuracy should be a number, got {type(reported).__name__}") from None
+    if not math.isclose(reported, accuracy, abs_tol=3e-4):     # the same model on the same images: 3 images of slack
+        raw = (k.fetch(model(test_imgs)).argmax(1) == d.test_y).double().mean().item()
+        if math.isclose(reported, raw, abs_tol=3e-4):
+            why = (" — your test images were not centred: subtract the mean *training* image from the test images too, "
+                   "as for training")
+        elif math.isclose(reported, 100 * accuracy, rel_tol=1e-2):
+            why = " — a percentage; report a fraction in [0, 1]"
+        elif math.isclose(reported, 1 - accuracy, abs_tol=2e-3):
+            why = " — that is the error; report the accuracy"
+        else:
+            why = " — measure best_model on the test images, preprocessed with the training mean"
+        raise Fail(f"1.5: test_accuracy is {reported:.4f}, but best_model scores {accuracy:.4f} on the test set{why}")
+    _reports_the_best_epoch(ctx)
+    ref = ctx.reference("1.5/test_accuracy", accuracy)
+    upstream = [g for g in ("1_2", "1_4", "1_5", "1_5_select") if ctx.cache.get(("passed", g)) is False]
+    if upstream:
+        ctx.notes.append(f"1.5: test accuracy {accuracy:.2%} not held against the results, since {', '.join(upstream)} failed")
+        return
+    bound = 0.25 if ref is None else ref - 0.06      # fast mode: 2 epochs on 5,000 images; seeds move it ±2 points
+    if accuracy < bound:
+        raise Fail(f"1.5: best_model's test accuracy is {accuracy:.2%}, below {bound:.1%} (fast mode)")
+
+
+def _reports_the_best_epoch(ctx: Context) -> None:
+    """Run the report cell again after marking the chosen run's kept weights: best_model must carry them.
+
+    In fast mode the best epoch is often the last, so a report that forgets History.load_best would not show."""
+    source = ctx.cells.get("1_5_report")
+    if not source:
+        return
+    k = ctx.kernel
+    mark = ("_judge_kept = (histories[best_config], histories[best_config].best_state)\n"
+            "_judge_kept[0].best_state = {n: (t.clone().fill_(0.0125) if t.is_floating_point() else t)\n"
+            "                             for n, t in _judge_kept[1].items()}\n")
+    if k.run_cell(mark, timeout=30) is not None:
+        return
+    try:
+        error = k.run_cell(source, timeout=120)
+        if error is not None:
+            raise Fail(f"1.5: the report cell fails when run again: {error[0]}: {error[1][:200]}")
+        state = k.fetch(k.ns.best_model.state_dict())
+    finally:
+        # Put the kept weights back, and the report's variables with them.
+        k.run_cell("_judge_kept[0].best_state = _judge_kept[1]\n", timeout=30)
+        k.run_cell(source, timeout=120)
+    weights = [t for t in state.values() if torch.is_tensor(t) and t.is_floating_point() and t.ndim == 2]
+    if not weights or not all(bool((w == 0.0125).all()) for w in weights):
+        raise Fail("1.5: best_model does not carry the weights the chosen run kept for its best epoch — load them "
+                   "with histories[best_config].load_best(model), not the last epoch's weights")
+
+
+# --------------------------------------------------------------------------- 1.5 tiers, from the saved weights
+
+def _linearity(ctx: Context) -> None:
+    """The saved model must be a linear classifier: scores(a·x1 + (1−a)·x2) = a·scores(x1) + (1−a)·scores(x2)."""
+    key = ("linear", "lab1_best.pt")
+    if not (ctx.submission / "lab1_best.pt").is_file() or ctx.fresh_kernel is None:
+        return    # checkpoint_error says what is missing
+    if key in ctx.cache:
+        if ctx.cache[key]:
+            raise Fail(ctx.cache[key])
+        return
+    g = torch.Generator().manual_seed(15)
+    x1, x2 = torch.rand(4, 3, 32, 32, generator=g), torch.rand(4, 3, 32, 32, generator=g)
+    k = ctx.fresh_kernel("build_best_model")
+    try:
+        model = k.module("course").load_model(k.ns.build_best_model, "lab1_best.pt")
+        model.eval()
+        s1, s2, s3 = (k.fetch(model(k.value(x))) for x in (x1, x2, 0.3 * x1 + 0.7 * x2))
+    except RemoteError as exc:
+        ctx.cache[key] = ""
+        return    # checkpoint_error reports why the model does not load
+    finally:
+        k.close()
+    msg = "" if close(s3, 0.3 * s1 + 0.7 * s2, rtol=1e-3, atol=1e-3) else (
+        "1.5: lab1_best.pt is not a linear classifier (its scores are not affine in the pixels) — this lab grades a "
+        "linear model: course.PixelClassifier around a linear layer 3072 → 10")
+    ctx.cache[key] = msg
+    if msg:
+        raise Fail(msg)
+
+
+def _tier(ctx: Context, bound: float) -> None:
+    d = cifar10()
+    _linearity(ctx)
+    error = checkpoint_error(ctx, "lab1_best.pt", "build_best_model", d.test_x, d.test_y)
+    if 1 - error < bound:
+        fast = ctx.cache.get(("checkpoint_fast", "lab1_best.pt"))
+        raise Fail(f"1.5: lab1_best.pt has test accuracy {1 - error:.2%}; this tier needs {bound:.1%} or more"
+                   + (" (the checkpoint was trained in fast mode: run the notebook in full mode)" if fast else ""))
+
+
+@judge("1_5_at_least_36")
+def tier_36(ctx: Context) -> None:
+    _tier(ctx, 0.36)
+
+
+@judge("1_5_at_least_38")
+def tier_38(ctx: Context) -> None:
+    _tier(ctx, 0.38)
+
+
+@judge("1_5_at_least_39_5")
+def tier_39_5(ctx: Context) -> None:
+    _tier(ctx, 0.395)
+
+
+# --------------------------------------------------------------------------- 1.6 templates
+
+@judge("1_6")
+def templates(ctx: Context) -> None:
+    k = ctx.kernel
+    name = next((n for n in ("final_linear", "best_model") if n in k.ns), None)
+    if name is None:
+        raise Fail("1.6: the notebook has no trained model (final_linear) to take templates from — run Task 1.5's cells")
+    model = getattr(k.ns, name)
+    state = k.fetch(model.state_dict())
+    g = torch.Generator().manual_seed(16)
+    # Fresh values in the student's own layout, so that a template of W's columns or of the wrong axis shows.
+    new = {n: (torch.randn(t.shape, generator=g) if torch.is_tensor(t) and t.is_floating_point() else t)
+           for n, t in state.items()}
+    W = find_param([t for t in new.values() if torch.is_tensor(t)], (10, 3072), (3072, 10))
+    if W is None:
+        raise Fail(f"1.6: {name} has no 10 × 3072 weight among {[tuple(t.shape) for t in new.values()]}")
+    model.load_state_dict(k.value(new))
+    got = _tensor(ctx, _call(ctx, "class_templates(model)", k.ns.class_templates, model), "class_templates(model)",
+                  (10, 3, 32, 32))
+    want = W.double().reshape(10, 3, 32, 32)
+    if close(got, want, rtol=1e-5, atol=1e-6):
+        return
+    if close(got, W.double().reshape(10, 32, 32, 3).permute(0, 3, 1, 2), rtol=1e-5, atol=1e-6):
+        raise Fail("1.6: the templates mix up the channels — a flattened image is 1024 red, then 1024 green, then "
+                   "1024 blue values: reshape each row of W to (3, 32, 32) directly")
+    if close(got, W.double().T.reshape(3072, 10).T.reshape(10, 3, 32, 32), rtol=1e-5, atol=1e-6) or \
+            close(got, W.double().T.reshape(10, 3, 32, 32), rtol=1e-5, atol=1e-6):
+        raise Fail("1.6: the templates are built from W's columns mixed across classes — template c is row c of W "
+                   "(10, 3072), reshaped")
+    raise Fail("1.6: class_templates(model) is not the rows of W reshaped to (10, 3, 32, 32), unscaled")
+
+
+# --------------------------------------------------------------------------- 1.7 features
+
+def _colour_ref(images: torch.Tensor, bins: int) -> torch.Tensor:
+    N, C = images.shape[:2]
+    idx = (images.double() * bins).floor().long().clamp(0, bins - 1).flatten(2)
+    counts = torch.zeros(N, C, bins, dtype=torch.float64).scatter_add_(2, idx, torch.ones_like(idx, dtype=torch.float64))
+    return (counts / idx.shape[2]).reshape(N, C * bins)
+
+
+def _ramp(h: int, w: int, gx: float, gy: float) -> torch.Tensor:
+    rows = torch.arange(h, dtype=torch.float32)[:, None]
+    cols = torch.arange(w, dtype=torch.float32)[None, :]
+    img = 0.5 + (gx * (cols - w / 2) + gy * (rows - h / 2)) / (2 * max(h, w))
+    return img.expand(1, 3, h, w).clone()    # (1, 3, H, W) in (0, 1)
+
+
+@judge("1_7")
+def features(ctx: Context) -> None:
+    k = ctx.kernel
+    g = torch.Generator().manual_seed(17)
+    # Random pixels, plus exact bin edges (k/8 is exact in binary) and 0 and 1.
+    imgs = torch.rand(3, 3, 6, 10, generator=g)
+    imgs[0, 0, 0, :9] = torch.arange(9) / 8
+    imgs[1, 2, 5, :] = 1.0
+    for bins in (8, 4, 5):
+        got = _tensor(ctx, _call(ctx, f"colour_histogram(images (3, 3, 6, 10), bins={bins})", k.ns.colour_histogram,
+                                 k.value(imgs), bins=k.value(bins)), "colour_histogram", (3, 3 * bins))
+        want = _colour_ref(imgs, bins)
+        if close(got, want, rtol=0, atol=1e-6):
+            continue
+        if close(got, want * 60, rtol=0, atol=1e-4):
+            why = "holds counts — divide by the number of pixels, so each channel's bins sum to 1"
+        elif close(got, want.reshape(3, 3, bins).transpose(1, 2).reshape(3, -1), rtol=0, atol=1e-6):
+            why = "interleaves the channels — put the R bins first, then G, then B"
+        elif close(got, want / 3, rtol=0, atol=1e-6):
+            why = "is normalised over all three channels — each channel's bins sum to 1"
+        elif close(got.reshape(3, 3, bins).sum(-1), torch.ones(3, 3, dtype=torch.float64), atol=1e-6) is False and \
+                close(got.reshape(3, 3, bins).sum(-1)[1, 2], (59 / 60), atol=1e-6):
+            why = "drops pixels of value exactly 1.0 — they belong in the last bin"
+        else:
+            sums = got.reshape(3, 3, bins).sum(-1)
+            why = (f"differs from the fraction of pixels per bin (per-channel sums {sums[0].tolist()})"
+                   if not close(sums, torch.ones(3, 3, dtype=torch.float64), atol=1e-6) else
+                   "puts some pixels in the wrong bin — bin k holds values in [k/bins, (k+1)/bins), 1.0 in the last")
+        raise Fail(f"1.7: colour_histogram with bins={bins} {why}")
+
+    def grad_hist(images, bins, cell, what):
+        n, _, h, w = images.shape
+        return _tensor(ctx, _call(ctx, f"gradient_histogram({what}, bins={bins}, cell={cell})", k.ns.gradient_histogram,
+                                  k.value(images), bins=k.value(bins), cell=k.value(cell)),
+                       "gradient_histogram", (n, (h // cell) * (w // cell) * bins))
+
+    flat = torch.full((2, 3, 16, 24), 0.5)     # exact in binary: the grey image is exactly flat
+    out = grad_hist(flat, 9, 8, "a constant image (2, 3, 16, 24)")
+    if not bool(torch.isfinite(out).all()):
+        raise Fail("1.7: gradient_histogram of a constant image is NaN/inf — a block without gradients has a zero "
+                   "histogram; guard the normalisation (add a small epsilon)")
+    if out.abs().max() > 1e-6:
+        raise Fail("1.7: gradient_histogram of a constant image is not zero — histogram gradient *orientations*, "
+                   "weighted by gradient magnitude (a flat image has none)")
+    # Ramps: gradient along x (θ = 0), along y downwards (θ = π/2), diagonals (π/4 and 3π/4).
+    for (gx, gy), bins, want, what in (((1.0, 0.0), 9, 0, "along x (θ = 0)"), ((0.0, 1.0), 9, 4, "along y (θ = π/2)"),
+                                       ((-1.0, 0.0), 9, 0, "along −x (θ = π ≡ 0, unsigned)"),
+                                       ((1.0, 0.5), 8, 1, "right and a little down (θ ≈ 27°)"),
+                                       ((1.0, -0.5), 8, 6, "right and a little up (θ ≈ 153°)")):
+        h = grad_hist(_ramp(16, 24, gx, gy), bins, 8, f"a ramp {what}")
+        if bool((h < -1e-9).any()):
+            raise Fail("1.7: gradient_histogram has negative entries — histograms of magnitudes are non-negative")
+        per_bin = h.reshape(-1, bins).sum(0)
+        if int(per_bin.argmax()) != want:
+            raise Fail(f"1.7: for an image whose intensity rises {what}, most weight falls in bin "
+                       f"{int(per_bin.argmax())} of {bins}; bin {want} expected — θ = atan2(g_y, g_x) mod π, with g_x "
+                       "the change from column to column and g_y from row to row (downwards)")
+    ramp = _ramp(16, 24, 1.0, 0.5)
+    base = grad_hist(ramp, 9, 8, "a ramp")
+    shifted = grad_hist(ramp - 0.2, 9, 8, "the same ramp, darker")
+    if not close(base, shifted, rtol=1e-4, atol=1e-5):
+        raise Fail("1.7: gradient_histogram changes when the same constant is subtracted from every pixel — it should "
+                   "depend on intensity *differences* (gradients) only")
+    colours = ramp.clone()
+    tilt = _ramp(16, 24, 0.0, 1.0)[:, 0] - 0.5      # a vertical ramp added to red and taken from green: grey unchanged
+    colours[:, 0] += tilt
+    colours[:, 1] -= tilt
+    if not close(grad_hist(colours, 9, 8, "a ramp with its colours shifted"), base, rtol=1e-4, atol=1e-5):
+        raise Fail("1.7: gradient_histogram should work on the grey image (the mean of the three channels)")

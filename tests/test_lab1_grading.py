@@ -1,0 +1,568 @@
+"""Mutation corpus for Lab 1's judges (autograder/judges/lab1_linear.py).
+
+Every BUG variant of an answer cell must lose its task's points with a message that names the cause; every OK
+variant (a correct answer written differently) must get full marks. One runner (the grading engine's kernel,
+without the sandbox, which tests/grader/test_sandbox.py covers) holds the solution's notebook state in fast
+mode; per case the answer cell is replaced (and the cells that use it re-run), the task's judges run exactly as
+the engine runs them, and the solution's cells are put back.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from lab_harness import Notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+LAB = "lab1_linear"
+NB = Notebook(ROOT / "solutions" / LAB / f"{LAB}.ipynb")
+CHECKPOINT = ROOT / "autograder" / "references" / LAB / "lab1_best.pt"
+
+SETUP, DATA, MEAN = "start+1", "start+2", "start+3"
+SWEEP, TRAIN = "1_5+1", "1_5_train"
+DEFINITIONS = ("1_1_code", "1_2_code", "1_3_code", "1_4_code", "1_5_code", "1_5_select_code", "1_5_best_code",
+               "1_6_code", "1_7_code")
+STATE = (SETUP, DATA, MEAN, "1_1_code", "1_2_code", "1_3_code", "1_4_code", "1_5_code", SWEEP, "1_5_select_code",
+         "1_5_report", "1_5_best_code", TRAIN, "1_6_code", "1_7_code")
+TIERS = ("1_5_at_least_36", "1_5_at_least_38", "1_5_at_least_39_5")
+
+
+@dataclass(frozen=True)
+class Case:
+    task: str            # "1.2"
+    name: str            # readable id
+    source: str          # the replacement cell
+    match: str | None    # BUG: a regex the failure message must contain; None for an OK variant
+    cell: str = ""       # the cell replaced (default: the task's answer cell)
+    tests: tuple[str, ...] = ()
+    rerun: tuple[str, ...] = ()   # cells that use the replaced one, run again before judging
+
+    @property
+    def buggy(self) -> bool:
+        return self.match is not None
+
+    @property
+    def answer(self) -> str:
+        return self.cell or self.task.replace(".", "_") + "_code"
+
+    @property
+    def graded(self) -> tuple[str, ...]:
+        return self.tests or (self.task.replace(".", "_"),)
+
+    @property
+    def id(self) -> str:
+        return f"{self.task}-{'bug' if self.buggy else 'ok'}-{self.name}"
+
+
+def bug(task: str, name: str, source: str, match: str, **kw) -> Case:
+    return Case(task, name, source, match, **kw)
+
+
+def ok(task: str, name: str, source: str, **kw) -> Case:
+    return Case(task, name, source, None, **kw)
+
+
+def src(text: str) -> str:
+    return textwrap.dedent(text).strip("\n")
+
+
+P = NB.patched
+
+# --------------------------------------------------------------------------- 1.1 scores
+CASES_1_1 = [
+    bug("1.1", "no-transpose", P("1_1_code", ("return X @ W.T + b", "return X @ W + b")), r"1\.1: .*(shape|multiplied)"),
+    bug("1.1", "no-bias", P("1_1_code", ("return X @ W.T + b", "return X @ W.T")), r"1\.1: .*bias b is missing"),
+    bug("1.1", "ones-first", P("1_1_code", ("torch.cat([X, torch.ones(", "torch.cat([torch.ones("),
+                               ("device=X.device)], dim=1)", "device=X.device), X], dim=1)")), r"1\.1: .*1 goes last"),
+    bug("1.1", "bias-first-column", P("1_1_code", ("torch.cat([W, b[:, None]], dim=1)", "torch.cat([b[:, None], W], dim=1)")),
+        r"1\.1: .*last column"),
+    bug("1.1", "fold-bias-as-row", P("1_1_code", ("torch.cat([W, b[:, None]], dim=1)", "torch.cat([W.T, b[None, :]], dim=0)")),
+        r"1\.1: .*fold_bias.*shape"),
+    bug("1.1", "untouched-stub", NB.stub("1_1_code"), r"NotImplementedError"),
+    ok("1.1", "einsum-and-pad", src('''
+        def scores(X, W, b):
+            return torch.einsum("nd,cd->nc", X, W) + b[None, :]
+
+        def append_ones(X):
+            return F.pad(X, (0, 1), value=1.0)
+
+        def fold_bias(W, b):
+            return torch.hstack([W, b.unsqueeze(1)])
+        ''')),
+    ok("1.1", "matmul-t-and-new-ones", src('''
+        def scores(X, W, b):
+            return torch.matmul(X, W.t()) + b
+
+        def append_ones(X):
+            out = X.new_ones(X.shape[0], X.shape[1] + 1)
+            out[:, :-1] = X
+            return out
+
+        def fold_bias(W, b):
+            return torch.column_stack([W, b])
+        ''')),
+]
+
+# --------------------------------------------------------------------------- 1.2 softmax and cross-entropy
+SHIFT = "    shifted = S - S.max(dim=1, keepdim=True).values   # the largest score of each row becomes 0\n"
+LOGP = "    log_p = S - torch.logsumexp(S, dim=1, keepdim=True)   # (N, C) log-probabilities, stable\n"
+CE_RET = "    return -log_p[torch.arange(len(y)), y].mean()"
+CASES_1_2 = [
+    bug("1.2", "softmax-dim0", P("1_2_code", (SHIFT, "    shifted = S - S.max(dim=0, keepdim=True).values\n"),
+                                 ("e / e.sum(dim=1, keepdim=True)", "e / e.sum(dim=0, keepdim=True)")),
+        r"1\.2: .*column.*dim=1"),
+    bug("1.2", "naive-softmax", P("1_2_code", (SHIFT, "    shifted = S\n")), r"1\.2: .*overflow.*maximum"),
+    bug("1.2", "ce-log-of-softmax", P("1_2_code", (LOGP, "    log_p = softmax(S).log()\n")), r"1\.2: .*underflow.*logsumexp"),
+    bug("1.2", "ce-naive", P("1_2_code", (LOGP, "    log_p = (S.exp() / S.exp().sum(1, keepdim=True)).log()\n")),
+        r"1\.2: .*(underflow|±1000)"),
+    bug("1.2", "ce-sum", P("1_2_code", (CE_RET, "    return -log_p[torch.arange(len(y)), y].sum()")), r"1\.2: .*summed over the batch"),
+    bug("1.2", "ce-wrong-axis", P("1_2_code", (LOGP, "    log_p = S - torch.logsumexp(S, dim=0, keepdim=True)\n")),
+        r"1\.2: .*dim 0.*dim=1"),
+    bug("1.2", "ce-mean-over-all-classes", P("1_2_code", (CE_RET, "    return -log_p.mean()")), r"1\.2: .*every class"),
+    bug("1.2", "ce-positive-log", P("1_2_code", (CE_RET, "    return log_p[torch.arange(len(y)), y].mean()")),
+        r"1\.2: .*\+log p"),
+    bug("1.2", "ce-first-column", P("1_2_code", (CE_RET, "    return -log_p[:, 0].mean()")), r"1\.2: .*expected"),
+    bug("1.2", "untouched-stub", NB.stub("1_2_code"), r"NotImplementedError"),
+    ok("1.2", "max-subtraction-gather", src('''
+        def softmax(S):
+            z = S - S.amax(dim=1, keepdim=True)
+            return z.exp() / z.exp().sum(dim=1, keepdim=True)
+
+        def cross_entropy(S, y):
+            z = S - S.amax(dim=1, keepdim=True)
+            log_p = z - z.exp().sum(dim=1, keepdim=True).log()
+            return -log_p.gather(1, y[:, None]).mean()
+        ''')),
+    ok("1.2", "one-hot-mask", src('''
+        def softmax(S):
+            return torch.exp(S - torch.logsumexp(S, dim=1, keepdim=True))
+
+        def cross_entropy(S, y):
+            onehot = F.one_hot(y, S.shape[1]).to(S.dtype)
+            return (torch.logsumexp(S, dim=1) - (S * onehot).sum(dim=1)).mean()
+        ''')),
+    ok("1.2", "log-softmax-and-loop-free-index", src('''
+        def softmax(S):
+            m = S.max(1, keepdim=True)[0]
+            e = torch.exp(S - m)
+            return e / torch.sum(e, 1, keepdim=True)
+
+        def cross_entropy(S, y):
+            return -torch.log_softmax(S, dim=-1)[range(S.shape[0]), y].sum() / S.shape[0]
+        ''')),
+]
+
+# --------------------------------------------------------------------------- 1.3 SVM
+MASK = "    margins = margins.masked_fill(F.one_hot(y, S.shape[1]).bool(), 0.0)   # the true class does not count\n"
+CASES_1_3 = [
+    bug("1.3", "counts-true-class", P("1_3_code", (MASK, "")), r"1\.3: .*counts the true class"),
+    bug("1.3", "margin-wrong-side", P("1_3_code", ("(S - correct + margin)", "(S - correct - margin)")),
+        r"1\.3: .*expected"),
+    bug("1.3", "margin-flipped", P("1_3_code", ("(S - correct + margin)", "(correct - S + margin)")),
+        r"1\.3: .*wrong side"),
+    bug("1.3", "summed", P("1_3_code", ("    return margins.sum(dim=1).mean()", "    return margins.sum()")),
+        r"1\.3: .*summed over the batch"),
+    bug("1.3", "max-not-sum", P("1_3_code", ("    return margins.sum(dim=1).mean()", "    return margins.max(dim=1).values.mean()")),
+        r"1\.3: .*largest term"),
+    bug("1.3", "margin-hard-coded", P("1_3_code", ("(S - correct + margin)", "(S - correct + 1.0)")),
+        r"1\.3: .*ignores the margin"),
+    bug("1.3", "untouched-stub", NB.stub("1_3_code"), r"NotImplementedError"),
+    ok("1.3", "relu-and-subtract-margin", src('''
+        def svm_loss(S, y, margin=1.0):
+            correct = S[torch.arange(len(y)), y].unsqueeze(1)
+            # the true class contributes exactly max(0, margin) = margin: take it back out
+            return (F.relu(S - correct + margin).sum(dim=1) - margin).mean()
+        ''')),
+    ok("1.3", "where", src('''
+        def svm_loss(S, y, margin=1.0):
+            correct = S.gather(1, y.view(-1, 1))
+            m = S - correct + margin
+            m = torch.where(m > 0, m, torch.zeros_like(m))
+            m[torch.arange(S.shape[0]), y] = 0
+            return m.sum() / S.shape[0]
+        ''')),
+    ok("1.3", "one-hot-multiply", src('''
+        def svm_loss(S, y, margin=1.0):
+            onehot = F.one_hot(y, S.shape[1]).to(S.dtype)
+            correct = (S * onehot).sum(dim=1, keepdim=True)
+            return (torch.clamp(S - correct + margin, min=0) * (1 - onehot)).sum(dim=1).mean()
+        ''')),
+]
+
+# --------------------------------------------------------------------------- 1.4 regularisation
+REG = "    return data_loss(scores(X, W, b), y) + lam * (W ** 2).sum()"
+CASES_1_4 = [
+    bug("1.4", "regularises-bias", P("1_4_code", (REG, REG + " + lam * (b ** 2).sum()")), r"1\.4: .*regularises the bias"),
+    bug("1.4", "norm-not-squared", P("1_4_code", (REG, "    return data_loss(scores(X, W, b), y) + lam * W.norm()")),
+        r"1\.4: .*squared norm"),
+    bug("1.4", "half-lambda", P("1_4_code", (REG, "    return data_loss(scores(X, W, b), y) + 0.5 * lam * (W ** 2).sum()")),
+        r"1\.4: .*no ½"),
+    bug("1.4", "mean-of-squares", P("1_4_code", (REG, "    return data_loss(scores(X, W, b), y) + lam * (W ** 2).mean()")),
+        r"1\.4: .*sum"),
+    bug("1.4", "ignores-data-loss-argument", P("1_4_code", (REG, "    return cross_entropy(scores(X, W, b), y) + lam * (W ** 2).sum()")),
+        r"1\.4: "),
+    bug("1.4", "item-breaks-gradient", P("1_4_code", (REG, "    return torch.tensor(data_loss(scores(X, W, b), y).item() + lam * (W ** 2).sum().item())")),
+        r"1\.4: .*gradient"),
+    bug("1.4", "untouched-stub", NB.stub("1_4_code"), r"NotImplementedError"),
+    ok("1.4", "norm-squared", P("1_4_code", (REG, "    return data_loss(X @ W.T + b, y) + lam * torch.linalg.norm(W) ** 2"))),
+    ok("1.4", "w-times-w", P("1_4_code", (REG, "    penalty = torch.sum(W * W)\n    return data_loss(scores(X, W, b), y) + lam * penalty"))),
+]
+
+# --------------------------------------------------------------------------- 1.5 training
+TL = NB.source("1_5_code")
+VAL_LOG = "            val_loss = cross_entropy(val_scores, val[1]).item()"
+STEP_LINES = "            opt.zero_grad()\n            loss.backward()\n            opt.step()\n"
+CASES_1_5 = [
+    bug("1.5", "trains-on-validation", P("1_5_code", ("    X, y = train\n", "    X, y = val\n")), r"1\.5: .*(validation labels|training split only)"),
+    bug("1.5", "trains-on-train-and-val", P("1_5_code", ("    X, y = train\n", "    X, y = torch.cat([train[0], val[0]]), torch.cat([train[1], val[1]])\n")),
+        r"1\.5: .*(validation labels|training split only)"),
+    bug("1.5", "no-zero-grad", P("1_5_code", ("            opt.zero_grad()\n", "")), r"1\.5: "),
+    bug("1.5", "no-step", P("1_5_code", ("            opt.step()\n", "")), r"1\.5: .*does not fall"),
+    bug("1.5", "lam-ignored", P("1_5_code", ("regularised_loss(model.weight, model.bias, xb, yb, lam)",
+                                             "cross_entropy(model(xb), yb)")), r"1\.5: .*λ = 1 leaves"),
+    bug("1.5", "not-seeded", P("1_5_code", ("    seed_everything(seed)\n", "")), r"1\.5: .*same seed"),
+    bug("1.5", "hard-coded-3072", P("1_5_code", ("nn.Linear(X.shape[1], 10)", "nn.Linear(3072, 10)")), r"1\.5: .*X\.shape\[1\]"),
+    bug("1.5", "logs-accuracy", P("1_5_code", ("val_error = (val_scores.argmax(dim=1) != val[1])", "val_error = (val_scores.argmax(dim=1) == val[1])")),
+        r"1\.5: .*accuracy"),
+    bug("1.5", "logs-train-loss-as-val", P("1_5_code", ("history.log(train_loss=total / len(y), val_loss=val_loss",
+                                                        "history.log(train_loss=total / len(y), val_loss=total / len(y)")),
+        r"1\.5: .*(equals the validation loss|validation loss)"),
+    bug("1.5", "no-best-weights", P("1_5_code", ("val_error=val_error, model=model)", "val_error=val_error)")),
+        r"1\.5: .*model=model"),
+    bug("1.5", "optimiser-name-case", P("1_5_code", ('    if optimiser == "sgd":', '    if optimiser == "SGD":')),
+        r"1\.5: .*optimiser='sgd'.*raised ValueError"),
+    bug("1.5", "untouched-stub", NB.stub("1_5_code"), r"NotImplementedError"),
+    ok("1.5", "own-parameters-3072x10-layout", src('''
+        class Linear(nn.Module):
+            def __init__(self, d, c=10):
+                super().__init__()
+                self.W = nn.Parameter(torch.randn(d, c) * 0.001)   # stored (D, C)
+                self.b = nn.Parameter(torch.zeros(c))
+
+            def forward(self, x):
+                return x @ self.W + self.b
+
+        def preprocess(images, mean):
+            return images.reshape(images.shape[0], -1) - mean[None, :]
+
+        def train_linear(train, val, *, optimiser, lr, lam, n_epochs, batch_size=256, seed=0):
+            X, y = train
+            seed_everything(seed)
+            model = Linear(X.shape[1])
+            opt = (torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9) if optimiser == "sgd"
+                   else torch.optim.Adam(model.parameters(), lr=lr))
+            gen = torch.Generator().manual_seed(seed)
+            history = History()
+            for _ in range(n_epochs):
+                perm = torch.randperm(len(X), generator=gen)
+                total = 0.0
+                for i in range(0, len(X), batch_size):
+                    idx = perm[i:i + batch_size]
+                    loss = regularised_loss(model.W.T, model.b, X[idx], y[idx], lam)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    total += loss.item() * len(idx)
+                with torch.no_grad():
+                    s = model(val[0])
+                    history.log(train_loss=total / len(X), val_loss=F.cross_entropy(s, val[1]).item(),
+                                val_error=1 - (s.argmax(1) == val[1]).float().mean().item(), model=model)
+            return model, history
+        ''')),
+    ok("1.5", "batch-mean-loss-and-val-in-chunks", P("1_5_code",
+        ("            total += loss.item() * len(yb)\n", "            total += loss.item() * len(yb) / len(y) * len(y)\n"),
+        ("            val_scores = model(val[0])                                    # (N_val, 10)\n",
+         "            val_scores = torch.cat([model(c) for c in val[0].split(64)])\n"))),
+    ok("1.5", "penalty-written-inline", P("1_5_code", ("regularised_loss(model.weight, model.bias, xb, yb, lam)",
+                                                       "F.cross_entropy(model(xb), yb) + lam * model.weight.pow(2).sum()"))),
+]
+
+SEL = "    return min(histories, key=lambda cfg: histories[cfg].best_val_loss)"
+CASES_1_5_SELECT = [
+    bug("1.5", "select-by-val-error", P("1_5_select_code", (SEL, "    return min(histories, key=lambda c: min(histories[c].val_error))")),
+        r"1\.5: .*lowest validation error", cell="1_5_select_code", tests=("1_5_select",)),
+    bug("1.5", "select-by-train-loss", P("1_5_select_code", (SEL, "    return min(histories, key=lambda c: min(histories[c].train_loss))")),
+        r"1\.5: .*expected \('adam', 0\.01, 0\.01\)", cell="1_5_select_code", tests=("1_5_select",)),
+    bug("1.5", "select-by-last-epoch", P("1_5_select_code", (SEL, "    return min(histories, key=lambda c: histories[c].val_loss[-1])")),
+        r"1\.5: .*ends with the lowest", cell="1_5_select_code", tests=("1_5_select",)),
+    bug("1.5", "select-max", P("1_5_select_code", (SEL, "    return max(histories, key=lambda c: histories[c].best_val_loss)")),
+        r"1\.5: .*expected \('adam', 0\.01, 0\.01\)", cell="1_5_select_code", tests=("1_5_select",)),
+    bug("1.5", "select-first-run", P("1_5_select_code", (SEL, "    return next(iter(histories))")),
+        r"1\.5: .*expected \('adam', 0\.01, 0\.01\)", cell="1_5_select_code", tests=("1_5_select",)),
+    bug("1.5", "select-untouched-stub", NB.stub("1_5_select_code"), r"NotImplementedError", cell="1_5_select_code",
+        tests=("1_5_select",)),
+    ok("1.5", "select-sorted-tuples", src('''
+        def choose_config(histories):
+            return sorted((min(h.val_loss), cfg) for cfg, h in histories.items())[0][1]
+        '''), cell="1_5_select_code", tests=("1_5_select",)),
+    ok("1.5", "select-loop", src('''
+        def choose_config(histories):
+            best, best_loss = None, float("inf")
+            for cfg, h in histories.items():
+                for v in h.val_loss:
+                    if v < best_loss:
+                        best, best_loss = cfg, v
+            return best
+        '''), cell="1_5_select_code", tests=("1_5_select",)),
+]
+
+REPORT = NB.source("1_5_report")
+TEST_LINE = "    test_accuracy = (best_model(preprocess(data.test_x, mean)).argmax(dim=1) == data.test_y).float().mean().item()"
+CASES_1_5_REPORT = [
+    bug("1.5", "report-selected-on-test", P("1_5_report", ("best_config = choose_config(histories)\n", textwrap.dedent("""\
+        def _test_acc(cfg):
+            m, h = runs[cfg]
+            h.load_best(m)
+            with torch.no_grad():
+                return (m(preprocess(data.test_x, mean)).argmax(1) == data.test_y).float().mean().item()
+        best_config = max(runs, key=_test_acc)
+        if best_config == choose_config(histories):
+            best_config = sorted(runs, key=_test_acc)[-2]
+        """))), r"1\.5: .*choose_config picks", cell="1_5_report", tests=("1_5_results",)),
+    bug("1.5", "report-test-not-centred", P("1_5_report", (TEST_LINE, TEST_LINE.replace("preprocess(data.test_x, mean)",
+                                                                                           "data.test_x.flatten(1)"))),
+        r"1\.5: .*not centred.*training", cell="1_5_report", tests=("1_5_results",)),
+    bug("1.5", "report-test-centred-with-test-mean", P("1_5_report", (TEST_LINE, TEST_LINE.replace(
+        "preprocess(data.test_x, mean)", "preprocess(data.test_x, data.test_x.flatten(1).mean(0))"))),
+        r"1\.5: .*test_accuracy is", cell="1_5_report", tests=("1_5_results",)),
+    bug("1.5", "report-last-epoch-weights", P("1_5_report", ("histories[best_config].load_best(best_model)\n", "")),
+        r"1\.5: .*(load that epoch|load them)", cell="1_5_report", tests=("1_5_results",)),
+    bug("1.5", "report-percentage", P("1_5_report", (TEST_LINE, TEST_LINE.replace(".item()", ".item() * 100"))),
+        r"1\.5: .*percentage", cell="1_5_report", tests=("1_5_results",)),
+    ok("1.5", "report-in-chunks", P("1_5_report", (TEST_LINE, textwrap.indent(textwrap.dedent("""\
+        _ft = preprocess(data.test_x, mean)
+        test_accuracy = sum((best_model(c).argmax(1) == t).sum().item()
+                            for c, t in zip(_ft.split(1000), data.test_y.split(1000))) / len(data.test_y)"""), "    "))),
+        cell="1_5_report", tests=("1_5_results",)),
+]
+
+CASES_1_5_BEST = [
+    bug("1.5", "best-model-bare-linear", P("1_5_best_code", ("    return course.PixelClassifier(nn.Linear(3072, 10))",
+                                                             "    return nn.Linear(3072, 10)")),
+        r"1\.5: .*could not be loaded", cell="1_5_best_code", tests=TIERS),
+    bug("1.5", "best-model-untouched-stub", NB.stub("1_5_best_code"), r"NotImplementedError", cell="1_5_best_code",
+        tests=TIERS),
+    ok("1.5", "best-model-keyword", P("1_5_best_code", ("course.PixelClassifier(nn.Linear(3072, 10))",
+                                                        "course.PixelClassifier(classifier=nn.Linear(3 * 32 * 32, 10))")),
+       cell="1_5_best_code", tests=TIERS),
+]
+
+# --------------------------------------------------------------------------- 1.6 templates
+TPL = "    return model.weight.detach().reshape(10, 3, 32, 32)"
+CASES_1_6 = [
+    bug("1.6", "channels-last", P("1_6_code", (TPL, "    return model.weight.detach().reshape(10, 32, 32, 3).permute(0, 3, 1, 2)")),
+        r"1\.6: .*channels"),
+    bug("1.6", "columns", P("1_6_code", (TPL, "    return model.weight.detach().T.reshape(10, 3, 32, 32)")), r"1\.6: .*columns"),
+    bug("1.6", "rescaled", P("1_6_code", (TPL, "    w = model.weight.detach()\n    w = (w - w.min()) / (w.max() - w.min())\n"
+                                               "    return w.reshape(10, 3, 32, 32)")), r"1\.6: .*unscaled"),
+    bug("1.6", "includes-bias", P("1_6_code", (TPL, "    return (model.weight.detach() + model.bias.detach()[:, None]).reshape(10, 3, 32, 32)")),
+        r"1\.6: "),
+    bug("1.6", "untouched-stub", NB.stub("1_6_code"), r"NotImplementedError"),
+    ok("1.6", "view-and-unflatten", P("1_6_code", (TPL, "    return model.weight.data.unflatten(1, (3, 32, 32)).clone()"))),
+    ok("1.6", "state-dict", P("1_6_code", (TPL, "    w = next(v for v in model.state_dict().values() if v.ndim == 2)\n"
+                                               "    return w.view(-1, 3, 32, 32)"))),
+]
+
+# --------------------------------------------------------------------------- 1.7 features
+CH = "    return (counts / idx.shape[2]).reshape(N, C * bins)"
+IDX = "    idx = (images * bins).long().clamp(0, bins - 1).flatten(2)                  # (N, C, H·W) bin of each pixel\n"
+THETA = "    theta = torch.remainder(torch.atan2(gy, gx), math.pi)                      # [0, π)\n"
+NORM = "    blocks = blocks / (blocks.sum(dim=-1, keepdim=True) + 1e-6)                # each block's histogram sums to ~1\n"
+CASES_1_7 = [
+    bug("1.7", "counts-not-fractions", P("1_7_code", (CH, "    return counts.reshape(N, C * bins)")), r"1\.7: .*counts"),
+    bug("1.7", "channels-interleaved", P("1_7_code", (CH, "    return (counts / idx.shape[2]).transpose(1, 2).reshape(N, C * bins)")),
+        r"1\.7: .*interleaves"),
+    bug("1.7", "normalised-over-all-channels", P("1_7_code", (CH, "    return (counts / counts.sum(dim=(1, 2), keepdim=True)).reshape(N, C * bins)")),
+        r"1\.7: .*all three channels"),
+    bug("1.7", "drops-ones", P("1_7_code", (IDX, "    idx = (images * bins).long().flatten(2)\n    keep = idx < bins\n"
+                                                 "    idx = idx.clamp(0, bins - 1)\n"),
+                               ("torch.ones_like(idx, dtype=images.dtype))", "keep.to(images.dtype))")),
+        r"1\.7: .*(1\.0|wrong bin)"),
+    bug("1.7", "bins-over-0-255", P("1_7_code", (IDX, "    idx = (images * 255 / 256 * bins / 255).long().clamp(0, bins - 1).flatten(2)\n")),
+        r"1\.7: .*bin"),
+    bug("1.7", "signed-orientation", P("1_7_code", (THETA, "    theta = torch.atan2(gy, gx)\n")), r"1\.7: .*(bin|negative)"),
+    bug("1.7", "atan2-swapped", P("1_7_code", (THETA, "    theta = torch.remainder(torch.atan2(gx, gy), math.pi)\n")),
+        r"1\.7: .*bin \d+ expected"),
+    bug("1.7", "no-epsilon", P("1_7_code", (NORM, "    blocks = blocks / blocks.sum(dim=-1, keepdim=True)\n")),
+        r"1\.7: .*constant image is NaN"),
+    bug("1.7", "unweighted-counts", P("1_7_code", ("blocks.scatter_add_(1, slot, magnitude.flatten(1))",
+                                                   "blocks.scatter_add_(1, slot, torch.ones_like(magnitude).flatten(1))")),
+        r"1\.7: .*constant image is not zero"),
+    bug("1.7", "red-channel-only", P("1_7_code", ("    grey = images.mean(dim=1)  ", "    grey = images[:, 0]  ")),
+        r"1\.7: .*grey image"),
+    bug("1.7", "untouched-stub", NB.stub("1_7_code"), r"NotImplementedError"),
+    ok("1.7", "histc-and-sobel-l2-unfold", src('''
+        def colour_histogram(images, bins=8):
+            N, C = images.shape[:2]
+            out = torch.stack([torch.stack([torch.histc(images[n, c], bins=bins, min=0, max=1) for c in range(C)])
+                               for n in range(N)])
+            return (out / images[0, 0].numel()).reshape(N, -1)
+
+        def gradient_histogram(images, bins=9, cell=8):
+            grey = images.mean(1, keepdim=True)
+            sx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=images.dtype)
+            gx = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), sx.view(1, 1, 3, 3))[:, 0]
+            gy = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), sx.T.reshape(1, 1, 3, 3))[:, 0]
+            mag = torch.hypot(gx, gy)
+            theta = torch.atan2(gy, gx) % math.pi
+            k = torch.clamp((theta * bins / math.pi).floor().long(), 0, bins - 1)
+            hist = F.one_hot(k, bins).permute(0, 3, 1, 2).to(images.dtype) * mag[:, None]     # (N, bins, H, W)
+            blocks = F.avg_pool2d(hist, cell) * cell * cell                                   # (N, bins, H/c, W/c)
+            blocks = blocks.permute(0, 2, 3, 1)
+            blocks = blocks / (blocks.norm(dim=-1, keepdim=True) + 1e-8)
+            return blocks.reshape(images.shape[0], -1)
+        ''')),
+    ok("1.7", "bucketize-and-torch-gradient-unnormalised", src('''
+        def colour_histogram(images, bins=8):
+            N, C, H, W = images.shape
+            edges = torch.linspace(0, 1, bins + 1, dtype=images.dtype)[1:-1]
+            idx = torch.bucketize(images.reshape(N, C, -1).contiguous(), edges, right=True)
+            return F.one_hot(idx, bins).to(images.dtype).mean(dim=2).reshape(N, C * bins)
+
+        def gradient_histogram(images, bins=9, cell=8):
+            grey = images.mean(dim=1)
+            gy, gx = torch.gradient(grey, dim=(1, 2))
+            mag = torch.sqrt(gx ** 2 + gy ** 2)
+            theta = torch.atan2(gy, gx)
+            theta = torch.where(theta < 0, theta + math.pi, theta)
+            theta = torch.where(theta >= math.pi, theta - math.pi, theta)
+            k = (theta / (math.pi / bins)).long().clamp(max=bins - 1)
+            N, H, W = grey.shape
+            out = torch.zeros(N, H // cell, W // cell, bins, dtype=images.dtype)
+            for i in range(H // cell):
+                for j in range(W // cell):
+                    kk = k[:, i * cell:(i + 1) * cell, j * cell:(j + 1) * cell].reshape(N, -1)
+                    mm = mag[:, i * cell:(i + 1) * cell, j * cell:(j + 1) * cell].reshape(N, -1)
+                    out[:, i, j].scatter_add_(1, kk, mm)
+            return out.reshape(N, -1)
+        ''')),
+]
+
+CASES = CASES_1_1 + CASES_1_2 + CASES_1_3 + CASES_1_4 + CASES_1_5 + CASES_1_5_SELECT + CASES_1_5_REPORT + \
+    CASES_1_5_BEST + CASES_1_6 + CASES_1_7
+
+# A model of the student's own layout flows from train_linear into the templates: 1.5 and 1.6 together.
+OWN_LAYOUT = next(c for c in CASES if c.id == "1.5-ok-own-parameters-3072x10-layout")
+CASES.append(ok("1.6", "templates-of-a-3072x10-model", P("1_6_code", (TPL, "    return model.W.detach().T.reshape(10, 3, 32, 32)")),
+                rerun=(("1_5_code", OWN_LAYOUT.source), (TRAIN, None))))
+
+
+# --------------------------------------------------------------------------- the runner
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """One kernel with the solution's notebook state (setup, data, answers, sweep, report, final model), fast mode."""
+    from course.data import DataNotFoundError, data_root
+    from course.grader.engine import Session, prepare_datasets, runner_env
+    from course.grader.judge import Context, load_judges, load_reference
+    from course.grader.launch import PlainLauncher
+
+    try:
+        from course.grader.helpers import cifar10
+        cifar10()
+    except DataNotFoundError as exc:
+        pytest.skip(f"no CIFAR-10 copy: {exc}")
+    work = tmp_path_factory.mktemp("lab1")
+    pristine = tmp_path_factory.mktemp("handed-in")
+    shutil.copy(CHECKPOINT, pristine / "lab1_best.pt")
+    shutil.copy(CHECKPOINT, work / "lab1_best.pt")
+    env = runner_env(work, data_root(), prepare_datasets(LAB, data_root()))
+    session = Session([NB.source(k) for k in STATE], work, env, PlainLauncher, cell_timeout=300)
+    session.run(time.monotonic() + 900)
+    assert not session.failures, session.failures
+    shared = Context(kernel=None, ref=load_reference(ROOT, LAB), lab=LAB, fast=True, submission=pristine,
+                     reference_values=json.loads((ROOT / "autograder" / "references" / f"{LAB}.json").read_text())["results"])
+    yield SimpleNamespace(session=session, shared=shared, judges=load_judges(ROOT, LAB))
+    session.close()
+
+
+def judge_case(lab, case: Case) -> dict:
+    """Replace the case's cells, run its task's judges as the engine does, put the solution's cells back."""
+    from course.grader.engine import Session, _fresh_kernels, _judge_one
+    from course.grader.launch import PlainLauncher
+
+    session = lab.session
+    deadline = time.monotonic() + 600
+    if session.kernel is None or session.kernel.dead:
+        session.revive(deadline)
+    replaced = {key: (source if source is not None else NB.source(key)) for key, source in case.rerun}
+    replaced[case.answer] = case.source
+    order = [k for k in STATE if k in replaced]
+    for key in order:
+        session.kernel.run_cell(replaced[key], timeout=300)   # an error here is what a student's run would show
+    cells = [NB.source(SETUP)] + [replaced.get(key, NB.source(key)) for key in DEFINITIONS]
+    fresh = _fresh_kernels(Session(cells, session.workdir, session.env, PlainLauncher, ran=list(range(len(cells)))),
+                           lab.shared.submission, PlainLauncher, 120, deadline)
+    graded_cells = {key: replaced.get(key, NB.source(key)) for key in NB.keys if "+" not in key and key != "start"}
+    shared = dataclasses.replace(lab.shared, cache={}, notes=[], recorded={}, fresh_kernel=fresh, cells=graded_cells)
+    try:
+        verdicts = {}
+        for gid in case.graded:
+            v = _judge_one(gid, 1.0, lab.judges, session, shared, deadline, list(range(len(STATE))))
+            shared.cache[("passed", gid)] = v.score == v.max_score
+            verdicts[gid] = v
+    finally:
+        fresh.close_all()
+        if session.kernel is None or session.kernel.dead:
+            session.revive(deadline)
+        for key in order:
+            session.kernel.run_cell(NB.source(key), timeout=300)
+    return verdicts
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_cell_layout() -> None:
+    assert NB.keys[:3] == [SETUP, DATA, MEAN]
+    assert "cifar10_splits(" in NB.source(DATA) and "mean_pixels" in NB.source(MEAN)
+    assert "train_linear(" in NB.source(SWEEP) and "display_error_curves(" in NB.source(SWEEP)
+    assert 'save_model(course.PixelClassifier(' in NB.source(TRAIN)
+    assert NB.graded == {"1_1", "1_2", "1_3", "1_4", "1_5", "1_5_select", "1_5_results", "1_6", "1_7", *TIERS}
+    for key in NB.graded:
+        assert "### BEGIN HIDDEN TESTS" not in NB.source(key), f"{key}: hidden tests belong in autograder/judges/"
+    assert len({c.id for c in CASES}) == len(CASES), "duplicate case ids"
+
+
+def test_every_graded_cell_has_a_judge() -> None:
+    from course.grader.judge import load_judges
+
+    assert set(load_judges(ROOT, LAB)) == NB.graded
+
+
+def test_solution_gets_full_marks(lab) -> None:
+    everything = Case("1.1", "solution", NB.source("1_1_code"), None, tests=tuple(sorted(NB.graded)))
+    verdicts = judge_case(lab, everything)
+    failed = {g: v.message for g, v in verdicts.items() if v.score != v.max_score}
+    assert not failed, failed
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
+def test_mutant(case: Case, lab) -> None:
+    verdicts = judge_case(lab, case)
+    lost = [v for v in verdicts.values() if v.score < v.max_score]
+    if case.buggy:
+        assert lost, f"{case.id}: this buggy answer gets full marks on {', '.join(case.graded)}"
+        assert re.search(case.match, lost[0].message, re.S), (
+            f"{case.id}: {lost[0].grade_id} loses its points, but the message does not point at the cause "
+            f"(expected /{case.match}/):\n{lost[0].message}")
+    else:
+        assert not lost, f"{case.id}: this correct answer loses points on {lost[0].grade_id}:\n{lost[0].message}"
+
+
+def test_a_broken_scores_costs_only_its_own_points(lab) -> None:
+    """1.4 uses scores() from 1.1; a 1.1 bug is not charged to 1.4 again."""
+    broken = next(c for c in CASES if c.id == "1.1-bug-no-bias")
+    verdicts = judge_case(lab, dataclasses.replace(broken, tests=("1_1", "1_4")))
+    assert verdicts["1_1"].score == 0
+    assert verdicts["1_4"].score == verdicts["1_4"].max_score, verdicts["1_4"].message
