@@ -49,6 +49,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # would make (building them is the instructor's explicit step), then grades into ignored folders.
     print("== course demo: 1/2 check: notebooks/ and references match solutions/, solutions pass, stubs fail ==")
     report = check(root)
+    print(f"check: {len(report.lines)} ok, {len(report.problems)} problem(s)")
     print("== course demo: 2/2 grade the sample submissions in autograder/samples/ ==")
     # Its own results folder, regraded every time: the demo shows grading, and mixes nothing into real grades.
     grade_folder(root, root / "autograder" / "samples", force=True,
