@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -134,11 +135,38 @@ def generate(root: Path, lab: str, release_dir: Path | None = None, db_url: str 
 
 
 def _run_solution(root: Path, lab: str):
-    """The solution run in a Jupyter kernel in fast mode: its visible tests (self-checks) must all pass."""
+    """The solution run in a Jupyter kernel in fast mode: (executed notebook, result); its visible tests
+    (self-checks) must all pass."""
     nb = load_notebook(root / "solutions" / lab / f"{lab}.ipynb")
     # Reference fixtures (e.g. the full-mode checkpoint a lab grades) sit beside the notebook, as a student's would.
     with scratch_copy(root / "solutions" / lab, root / "autograder" / "references" / lab) as tmp:
-        return execute_notebook(nb, tmp, env=grading_env(root))[1]
+        return execute_notebook(nb, tmp, env=grading_env(root))
+
+
+# What a stray last expression looks like: a repr of an object rather than a result a person asked for.
+_STRAY = re.compile(r"^(<\S+ (object )?at 0x|<torch\.|(Posix|Windows|Saved)Path\(|\[?<matplotlib)")
+
+
+def clutter(nb) -> list[str]:
+    """What an executed solution shows a person that it should not: stray reprs, graded cells that pass without
+    the ✓ line of ``course.passed``, and graded cells that write to stderr (nbgrader scores those 0)."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("text/plain", "") if out.get("output_type") == "execute_result" else ""
+            if _STRAY.match(text):
+                found.append(f"cell {i} shows a stray repr {text[:60]!r}")
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade"):
+            printed = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stdout")
+            task = ".".join(meta["grade_id"].split("_")[:2])
+            if not re.search(rf"^✓ Task {re.escape(task)} passed .*\(the autograder adds hidden tests\)$", printed, re.M):
+                found.append(f"graded cell {meta['grade_id']} passes without saying so (end it with course.passed(...))")
+            found += [f"graded cell {meta['grade_id']} writes to stderr: {o.get('text', '')[:100]!r}"
+                      for o in cell.get("outputs", []) if o.get("name") == "stderr"]
+    return found
 
 
 def solution_digest(root: Path, lab: str) -> str:
@@ -265,9 +293,12 @@ def check(root: Path, labs: list[str] | None = None, *, drift: bool = True, solu
              f"{lab}: {record.relative_to(root)} was not recorded from this solution; run `course build` and commit")
 
     for lab in labs if solutions else []:
-        result = _run_solution(root, lab)
+        executed, result = _run_solution(root, lab)
         note(result.ok, f"{lab}: solution runs in fast mode, {len(result.passed_grades)} graded tests pass"
              if result.ok else f"{lab}: solution fails in fast mode: {result.summary()}")
+        shown = clutter(executed)
+        note(not shown, f"{lab}: the solution's run shows no clutter (stray reprs, silent or noisy graded cells)"
+             if not shown else f"{lab}: the solution's run shows clutter: {'; '.join(shown[:5])}")
 
     for lab in labs if solutions else []:
         result = grade_reference(root, lab, "solutions")
