@@ -9,9 +9,10 @@ from .checks import CheckError, assert_close, check_finite, check_probabilities,
 from .colab import in_colab, offer_download
 from .data import DataNotFoundError, Splits, TensorBatches, cifar10_splits, data_root, mnist_splits
 from .device import describe_device, get_device, seed_everything
+from .gradcheck import GradCheck, check_gradient
 from .mode import budget, fast_mode
 from .models import Ensemble, PixelClassifier, count_parameters
-from .plotting import display_error_curves, show_filters, show_images
+from .plotting import display_error_curves, show_filters, show_graph, show_images
 from .labs import LABS, lab_info
 from .submission import CheckpointError, checkpoint_info, load_model, save_model
 from .training import History, Timer, epochs, progress
@@ -22,9 +23,10 @@ __all__ = [
     "CheckError", "assert_close", "check_finite", "check_probabilities", "check_shape", "passed",
     "DataNotFoundError", "Splits", "TensorBatches", "cifar10_splits", "data_root", "mnist_splits",
     "describe_device", "get_device", "seed_everything",
+    "GradCheck", "check_gradient",
     "budget", "fast_mode",
     "Ensemble", "PixelClassifier", "count_parameters",
-    "display_error_curves", "show_filters", "show_images",
+    "display_error_curves", "show_filters", "show_graph", "show_images",
     "in_colab", "offer_download",
     "LABS", "lab_info",
     "CheckpointError", "checkpoint_info", "load_model", "save_model",

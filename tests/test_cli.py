@@ -64,6 +64,11 @@ def test_samples_grade_full_partial_zero_and_a_broken_one_is_a_row(course_copy, 
     partial = rows["partial", "lab1_linear"]
     assert [partial[g] for g in ("1_1", "1_2", "1_3", "1_4", "1_5", "1_5_results", "1_5_at_least_36", "1_7")] == \
         ["2", "0", "0", "2", "2", "0", "0", "2"]
+    # Lab 2's: a one-sided difference (2.3), 1 − tanh as tanh's derivative (2.4), no one-hot subtraction (2.5);
+    # 2.6 trains with the notebook's own gradients and is graded on what it returns, since 2.5 already lost.
+    if "lab2_backprop" in labs:
+        partial = rows["partial", "lab2_backprop"]
+        assert [partial[g] for g in ("2_1", "2_2", "2_3", "2_4", "2_5", "2_6")] == ["1", "2", "0", "0", "0", "2"]
     assert "correct" in proc.stdout and "total" in proc.stdout  # the printed table
     # Grading leaves the course's tracked files as they were.
     for rel in [f"notebooks/{lab}/{lab}.ipynb" for lab in labs] + [f"autograder/references/{lab}.json" for lab in labs] \

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .curves import display_error_curves
 from .filters import scale_filters, show_filters
+from .graph import show_graph
 from .images import show_images
 
-__all__ = ["display_error_curves", "scale_filters", "show_filters", "show_images"]
+__all__ = ["display_error_curves", "scale_filters", "show_filters", "show_graph", "show_images"]
