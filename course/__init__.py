@@ -10,9 +10,11 @@ from .colab import in_colab, offer_download
 from .data import DataNotFoundError, Splits, TensorBatches, cifar10_splits, data_root, mnist_splits
 from .device import describe_device, get_device, seed_everything
 from .gradcheck import GradCheck, check_gradient
+from .images import default_image_size, load_image
 from .mode import budget, fast_mode
 from .models import Ensemble, PixelClassifier, count_parameters
-from .plotting import display_error_curves, show_filters, show_graph, show_images
+from .plotting import (display_error_curves, plot_lines, plot_psnr_curves, psnr_table, show_filters, show_graph,
+                       show_images, show_reconstructions)
 from .labs import LABS, lab_info
 from .submission import CheckpointError, checkpoint_info, load_model, save_model
 from .training import History, Timer, epochs, progress
@@ -24,9 +26,11 @@ __all__ = [
     "DataNotFoundError", "Splits", "TensorBatches", "cifar10_splits", "data_root", "mnist_splits",
     "describe_device", "get_device", "seed_everything",
     "GradCheck", "check_gradient",
+    "default_image_size", "load_image",
     "budget", "fast_mode",
     "Ensemble", "PixelClassifier", "count_parameters",
     "display_error_curves", "show_filters", "show_graph", "show_images",
+    "show_reconstructions", "plot_psnr_curves", "plot_lines", "psnr_table",
     "in_colab", "offer_download",
     "LABS", "lab_info",
     "CheckpointError", "checkpoint_info", "load_model", "save_model",

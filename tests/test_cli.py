@@ -69,6 +69,11 @@ def test_samples_grade_full_partial_zero_and_a_broken_one_is_a_row(course_copy, 
     if "lab2_backprop" in labs:
         partial = rows["partial", "lab2_backprop"]
         assert [partial[g] for g in ("2_1", "2_2", "2_3", "2_4", "2_5", "2_6")] == ["1", "2", "0", "0", "0", "2"]
+    # Lab 4's: x and y swapped (4.1), cosines before sines (4.3), the worst candidate selected (4.5).
+    if "lab4_positional_encoding" in labs:
+        partial = rows["partial", "lab4_positional_encoding"]
+        assert [partial[g] for g in ("4_1", "4_3", "4_5_select", "4_5_generalise")] == ["0", "0", "0", "0"]
+        assert float(partial["total"]) == 12
     assert "correct" in proc.stdout and "total" in proc.stdout  # the printed table
     # Grading leaves the course's tracked files as they were.
     for rel in [f"notebooks/{lab}/{lab}.ipynb" for lab in labs] + [f"autograder/references/{lab}.json" for lab in labs] \

@@ -27,7 +27,8 @@ NOT_RUN = {
 # What each runnable block must print, so that a block that silently does nothing fails.
 EXPECT = {
     # The check passes for every lab, then the samples are graded.
-    "course demo": r"(?s)check: \d+ ok, 0 problem\(s\).*correct\s+lab1_linear\s.*19/19.*correct\s+lab3_mlp_mnist\s.*14/14",
+    "course demo": (r"(?s)check: \d+ ok, 0 problem\(s\).*correct\s+lab1_linear\s.*19/19.*correct\s+lab2_backprop\s.*17/17"
+                    r".*correct\s+lab3_mlp_mnist\s.*14/14.*correct\s+lab4_positional_encoding\s.*20/20"),
     "python -m pytest": r"\d+ passed",
     "course validate": r"lab3_best\.pt",
 }

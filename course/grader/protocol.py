@@ -60,7 +60,9 @@ def encode(value: Any, *, depth: int = 0) -> Any:
         name = str(t.dtype).removeprefix("torch.")
         if name not in _DTYPES:
             raise NotPlainData(f"tensors of dtype {t.dtype} do not cross")
-        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        # A fresh dense buffer: a view with odd strides or an offset cannot always be reinterpreted as bytes.
+        flat = torch.empty(t.numel(), dtype=t.dtype).copy_(t.reshape(-1))
+        raw = flat.view(torch.uint8).numpy().tobytes() if t.numel() else b""
         return {"__tensor__": [name, list(t.shape), base64.b64encode(raw).decode("ascii")]}
     if isinstance(value, (torch.Size,)):
         return [int(s) for s in value]

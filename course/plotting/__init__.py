@@ -13,5 +13,7 @@ from .curves import display_error_curves
 from .filters import scale_filters, show_filters
 from .graph import show_graph
 from .images import show_images
+from .reconstructions import plot_lines, plot_psnr_curves, psnr_table, show_reconstructions
 
-__all__ = ["display_error_curves", "scale_filters", "show_filters", "show_graph", "show_images"]
+__all__ = ["display_error_curves", "scale_filters", "show_filters", "show_graph", "show_images",
+           "show_reconstructions", "plot_psnr_curves", "plot_lines", "psnr_table"]
