@@ -6,7 +6,9 @@ for the k-th plain code cell after it (``"start+<k>"`` before the first one).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -58,3 +60,23 @@ class Notebook:
             raise ValueError(f"cell {key} has no ### BEGIN SOLUTION region")
         return src
 
+
+
+def assert_full_marks(verdicts: Mapping[str, Any]) -> None:
+    """Every judge gave full marks (the solution, or a correct answer written another way)."""
+    failed = {g: v.message for g, v in verdicts.items() if v.score != v.max_score}
+    assert not failed, failed
+
+
+def assert_verdict(case: Any, verdicts: Mapping[str, Any]) -> None:
+    """A BUG case (``case.match`` a regex) must lose points with a message naming its cause; an OK case
+    (``case.match`` None) must lose none."""
+    lost = [v for v in verdicts.values() if v.score < v.max_score]
+    if case.match is not None:
+        assert lost, f"{case.id}: this buggy answer gets full marks on {', '.join(verdicts)}"
+        messages = "\n".join(v.message for v in lost)   # a case graded by several ids: one of them names it
+        assert re.search(case.match, messages, re.S), (
+            f"{case.id}: {lost[0].grade_id} loses its points, but the message does not point at the cause "
+            f"(expected /{case.match}/):\n{messages}")
+    else:
+        assert not lost, f"{case.id}: this correct answer loses points on {lost[0].grade_id}:\n{lost[0].message}"
