@@ -5,8 +5,10 @@ for the k-th plain code cell after it (``"start+<k>"`` before the first one).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +82,49 @@ def assert_verdict(case: Any, verdicts: Mapping[str, Any]) -> None:
             f"(expected /{case.match}/):\n{messages}")
     else:
         assert not lost, f"{case.id}: this correct answer loses points on {lost[0].grade_id}:\n{lost[0].message}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One variant of an answer cell in a lab's mutation corpus."""
+
+    task: str            # "1.2"
+    name: str            # readable id
+    source: str          # the replacement cell
+    match: str | None    # BUG: a regex the failure message must contain; None for an OK variant
+    cell: str = ""       # the cell replaced (default: the task's answer cell, "<task>_code")
+    tests: tuple[str, ...] = ()   # the grade ids judged (default: the task's own)
+    rerun: tuple = ()    # (cell, source or None) pairs run again before judging
+
+    @property
+    def buggy(self) -> bool:
+        return self.match is not None
+
+    @property
+    def answer(self) -> str:
+        return self.cell or self.task.replace(".", "_") + "_code"
+
+    @property
+    def graded(self) -> tuple[str, ...]:
+        return self.tests or (self.task.replace(".", "_"),)
+
+    @property
+    def id(self) -> str:
+        return f"{self.task}-{'bug' if self.buggy else 'ok'}-{self.name}"
+
+
+def bug(task: str, name: str, source: str, match: str, **kw) -> Case:
+    return Case(task, name, source, match, **kw)
+
+
+def ok(task: str, name: str, source: str, **kw) -> Case:
+    return Case(task, name, source, None, **kw)
+
+
+def src(text: str) -> str:
+    return textwrap.dedent(text).strip("\n")
+
+
+def with_tests(cases: Iterable[Case], tests_of: Callable[[str], tuple[str, ...]]) -> list[Case]:
+    """The cases, each judged by ``tests_of(task)`` unless it names its own grade ids."""
+    return [c if c.tests else dataclasses.replace(c, tests=tuple(tests_of(c.task))) for c in cases]

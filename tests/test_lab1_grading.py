@@ -13,13 +13,12 @@ import json
 import shutil
 import textwrap
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from lab_harness import Notebook, assert_full_marks, assert_verdict
+from lab_harness import Case, Notebook, assert_full_marks, assert_verdict, bug, ok, src
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab1_linear"
@@ -35,43 +34,6 @@ STATE = (SETUP, DATA, MEAN, "1_1_code", "1_2_code", "1_3_code", "1_4_code", "1_5
 TIERS = ("1_5_at_least_36", "1_5_at_least_38", "1_5_at_least_39_5")
 
 
-@dataclass(frozen=True)
-class Case:
-    task: str            # "1.2"
-    name: str            # readable id
-    source: str          # the replacement cell
-    match: str | None    # BUG: a regex the failure message must contain; None for an OK variant
-    cell: str = ""       # the cell replaced (default: the task's answer cell)
-    tests: tuple[str, ...] = ()
-    rerun: tuple[str, ...] = ()   # cells that use the replaced one, run again before judging
-
-    @property
-    def buggy(self) -> bool:
-        return self.match is not None
-
-    @property
-    def answer(self) -> str:
-        return self.cell or self.task.replace(".", "_") + "_code"
-
-    @property
-    def graded(self) -> tuple[str, ...]:
-        return self.tests or (self.task.replace(".", "_"),)
-
-    @property
-    def id(self) -> str:
-        return f"{self.task}-{'bug' if self.buggy else 'ok'}-{self.name}"
-
-
-def bug(task: str, name: str, source: str, match: str, **kw) -> Case:
-    return Case(task, name, source, match, **kw)
-
-
-def ok(task: str, name: str, source: str, **kw) -> Case:
-    return Case(task, name, source, None, **kw)
-
-
-def src(text: str) -> str:
-    return textwrap.dedent(text).strip("\n")
 
 
 P = NB.patched

@@ -11,13 +11,12 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from lab_harness import Notebook, assert_full_marks, assert_verdict
+from lab_harness import Case, Notebook, assert_full_marks, assert_verdict, bug, ok, src
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab2_backprop"
@@ -28,40 +27,6 @@ SETUP = "start+1"
 ANSWERS = ("2_1_code", "2_2_code", "2_3_code", "2_4_code", "2_5_code", "2_6_code")
 
 
-@dataclass(frozen=True)
-class Case:
-    task: str            # "2.4"
-    name: str            # readable id
-    source: str          # the replacement answer cell
-    match: str | None    # BUG: a regex the failure message must contain; None for an OK variant
-
-    @property
-    def buggy(self) -> bool:
-        return self.match is not None
-
-    @property
-    def answer(self) -> str:
-        return self.task.replace(".", "_") + "_code"
-
-    @property
-    def tests(self) -> tuple[str, ...]:
-        return (self.task.replace(".", "_"),)
-
-    @property
-    def id(self) -> str:
-        return f"{self.task}-{'bug' if self.buggy else 'ok'}-{self.name}"
-
-
-def bug(task: str, name: str, source: str, match: str) -> Case:
-    return Case(task, name, source, match)
-
-
-def ok(task: str, name: str, source: str) -> Case:
-    return Case(task, name, source, None)
-
-
-def src(text: str) -> str:
-    return textwrap.dedent(text).strip("\n")
 
 
 P = NB.patched
@@ -773,7 +738,7 @@ def test_solution_gets_full_marks(lab) -> None:
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_mutant(case: Case, lab) -> None:
-    verdicts = judge_case(lab, case.answer, case.source, case.tests, must_run=not case.buggy)
+    verdicts = judge_case(lab, case.answer, case.source, case.graded, must_run=not case.buggy)
     assert_verdict(case, verdicts)
 
 

@@ -15,12 +15,11 @@ import shutil
 import textwrap
 import time
 from types import SimpleNamespace
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from lab_harness import Notebook, assert_full_marks, assert_verdict
+from lab_harness import Case, Notebook, assert_full_marks, assert_verdict, bug, ok, src, with_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab3_mlp_mnist"
@@ -35,40 +34,6 @@ ANSWERS = ("3_1_code", "3_2_code", "3_3_code", "3_4_code", "3_5_code", "3_6_code
 TIERS = ("3_6_below_2_2", "3_6_below_2_0", "3_6_below_1_8")
 
 
-@dataclass(frozen=True)
-class Case:
-    task: str            # "3.2"
-    name: str            # readable id
-    source: str          # the replacement answer cell
-    match: str | None    # BUG: a regex the failure message must contain; None for an OK variant
-
-    @property
-    def buggy(self) -> bool:
-        return self.match is not None
-
-    @property
-    def answer(self) -> str:
-        return "3_6_code" if self.task == "3.6" else self.task.replace(".", "_") + "_code"
-
-    @property
-    def tests(self) -> tuple[str, ...]:
-        return TIERS if self.task == "3.6" else (self.task.replace(".", "_"),)
-
-    @property
-    def id(self) -> str:
-        return f"{self.task}-{'bug' if self.buggy else 'ok'}-{self.name}"
-
-
-def bug(task: str, name: str, source: str, match: str) -> Case:
-    return Case(task, name, source, match)
-
-
-def ok(task: str, name: str, source: str) -> Case:
-    return Case(task, name, source, None)
-
-
-def src(text: str) -> str:
-    return textwrap.dedent(text).strip("\n")
 
 
 P = NB.patched
@@ -430,6 +395,9 @@ CASES += [
             return lrs[i], np.int64(j + 1)
         ''')),
 ]
+
+
+CASES = with_tests(CASES, lambda task: TIERS if task == "3.6" else (task.replace(".", "_"),))
 
 
 # --------------------------------------------------------------------------- the runner

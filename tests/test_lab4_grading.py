@@ -12,15 +12,13 @@ import ast
 import dataclasses
 import json
 import re
-import textwrap
 import time
-from dataclasses import dataclass
 from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
 
-from lab_harness import Notebook, assert_full_marks, assert_verdict
+from lab_harness import Case, Notebook, assert_full_marks, assert_verdict, bug, ok, src, with_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab4_positional_encoding"
@@ -40,40 +38,6 @@ FIT, MEMORISE_PE, MEMORISE_GAUSSIAN = "4_2_psnr+1", "4_3+2", "4_4+2"
 SELECTION, FINALS = "4_5_split+1", "4_5_select+1"
 
 
-@dataclass(frozen=True)
-class Case:
-    task: str            # "4.2"
-    name: str            # readable id
-    source: str          # the replacement answer cell
-    match: str | None    # BUG: a regex the failure message must contain; None for an OK variant
-
-    @property
-    def buggy(self) -> bool:
-        return self.match is not None
-
-    @property
-    def answer(self) -> str:
-        return self.task.replace(".", "_") + "_code"
-
-    @property
-    def tests(self) -> tuple[str, ...]:
-        return TESTS[self.task]
-
-    @property
-    def id(self) -> str:
-        return f"{self.task}-{'bug' if self.buggy else 'ok'}-{self.name}"
-
-
-def bug(task: str, name: str, source: str, match: str) -> Case:
-    return Case(task, name, source, match)
-
-
-def ok(task: str, name: str, source: str) -> Case:
-    return Case(task, name, source, None)
-
-
-def src(text: str) -> str:
-    return textwrap.dedent(text).strip("\n")
 
 
 P = NB.patched
@@ -784,6 +748,9 @@ CASES_4_6 = [
 ]
 
 CASES = CASES_4_1 + CASES_4_2 + CASES_4_3 + CASES_4_4 + CASES_4_5 + CASES_4_6
+
+
+CASES = with_tests(CASES, TESTS.__getitem__)
 
 
 # --------------------------------------------------------------------------- the runner
