@@ -35,7 +35,8 @@ LABS: tuple[Lab, ...] = (
     Lab("lab2_backprop", "Backpropagation"),
     Lab("lab3_mlp_mnist", "An MLP on MNIST", {"lab3_best.pt": "build_best_model"}, ("mnist",)),
     Lab("lab4_positional_encoding", "Fourier positional encoding"),
-    Lab("lab5_cnn_resnet", "CNNs and ResNet"),
+    Lab("lab5_cnn_resnet", "CNNs, ResNets and optimisers",
+        {"lab5_lenet.pt": "build_lenet5", "lab5_cifar.pt": "build_cifar_model"}, ("mnist", "cifar10")),
 )
 LAB_IDS: tuple[str, ...] = tuple(lab.id for lab in LABS)
 

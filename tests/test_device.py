@@ -144,3 +144,27 @@ def test_seed_everything_rejects_bad_seeds() -> None:
         seed_everything(-1)
     with pytest.raises(TypeError):
         seed_everything(1.5)  # type: ignore[arg-type]
+
+
+def test_autocast_picks_bfloat16_where_the_hardware_runs_it(monkeypatch) -> None:
+    import course.device as dev
+
+    monkeypatch.setattr(dev, "_cpu_bf16", lambda: True)
+    assert dev.autocast_dtype("cpu") is torch.bfloat16
+    with dev.autocast("cpu"):
+        out = torch.nn.Linear(4, 3)(torch.randn(2, 4))
+    assert out.dtype is torch.bfloat16
+    with dev.autocast("cpu", enabled=False):
+        assert torch.nn.Linear(4, 3)(torch.randn(2, 4)).dtype is torch.float32
+
+    monkeypatch.setattr(dev, "_cpu_bf16", lambda: False)
+    assert dev.autocast_dtype("cpu") is None
+    with dev.autocast("cpu"):
+        assert torch.nn.Linear(4, 3)(torch.randn(2, 4)).dtype is torch.float32
+
+    # CUDA paths, with torch.cuda patched (no GPU here: untested on real hardware).
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert dev.autocast_dtype("cuda") is torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert dev.autocast_dtype("cuda") is None
+    assert dev.autocast_dtype("mps") is None

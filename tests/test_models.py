@@ -51,3 +51,17 @@ def test_pixel_classifier_centres_with_its_mean_and_round_trips(tmp_path) -> Non
     torch.testing.assert_close(loaded(x), model(x), atol=2e-3, rtol=0)   # checkpoints store float16
     torch.testing.assert_close(loaded.mean, model.mean, atol=1e-3, rtol=0)
     assert PixelClassifier(nn.Linear(3072, 10)).mean.shape == (3072,)
+
+
+def test_flip_average_averages_an_image_and_its_mirror_in_eval_mode_only() -> None:
+    from course.models import FlipAverage
+
+    torch.manual_seed(0)
+    inner = nn.Sequential(nn.Flatten(), nn.Linear(2 * 3 * 4, 5))
+    model = FlipAverage(inner)
+    x = torch.randn(6, 2, 3, 4)
+    assert torch.equal(model.train()(x), inner(x))
+    expected = (inner(x) + inner(x.flip(-1))) / 2
+    assert torch.allclose(model.eval()(x), expected)
+    assert torch.allclose(model(x.flip(-1)), model(x), atol=1e-6)     # a mirrored image gets the same answer
+    assert list(model.state_dict()) == ["model.1.weight", "model.1.bias"]

@@ -28,7 +28,8 @@ NOT_RUN = {
 EXPECT = {
     # The check passes for every lab, then the samples are graded.
     "course demo": (r"(?s)check: \d+ ok, 0 problem\(s\).*correct\s+lab1_linear\s.*19/19.*correct\s+lab2_backprop\s.*17/17"
-                    r".*correct\s+lab3_mlp_mnist\s.*14/14.*correct\s+lab4_positional_encoding\s.*20/20"),
+                    r".*correct\s+lab3_mlp_mnist\s.*14/14.*correct\s+lab4_positional_encoding\s.*20/20"
+                    r".*correct\s+lab5_cnn_resnet\s.*28/28"),
     "python -m pytest": r"\d+ passed",
     "course validate": r"lab3_best\.pt",
 }

@@ -67,3 +67,19 @@ def test_loading_never_runs_code(tmp_path, capsys) -> None:
     with pytest.raises(CheckpointError):
         load_model(_net, path)
     assert "code ran" not in capsys.readouterr().out
+
+
+def test_build_kwargs_rebuild_the_saved_architecture(tmp_path) -> None:
+    def build(widen: int = 1) -> nn.Module:
+        return nn.Linear(3, 2 * widen)
+
+    wide = build(widen=3)
+    path = save_model(wide, tmp_path / "wide.pt", build_kwargs={"widen": 3})
+    assert checkpoint_info(path)["build_kwargs"] == {"widen": 3}
+    loaded = load_model(build, path)
+    assert loaded.out_features == 6
+    torch.testing.assert_close(loaded.weight, wide.weight.half().float())
+    with pytest.raises(CheckpointError, match="build_kwargs=.*widen"):
+        load_model(lambda: nn.Linear(3, 6), path)
+    with pytest.raises(TypeError, match="plain ints"):
+        save_model(wide, tmp_path / "bad.pt", build_kwargs={"widen": [3]})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ModeRecorder"]
+__all__ = ["ModeRecorder", "predict"]
 
 
 class ModeRecorder(nn.Module):
@@ -18,3 +18,21 @@ class ModeRecorder(nn.Module):
     def forward(self, *args, **kwargs):
         self.calls.append([bool(self.training), bool(torch.is_grad_enabled())])
         return self.inner(*args, **kwargs)
+
+
+def predict(model: nn.Module, images: torch.Tensor, *, reduced_precision: bool = False) -> torch.Tensor:
+    """Logits (float32) of ``model`` for uint8 images (sent as bytes), in eval mode, without gradients.
+
+    With ``reduced_precision`` the model runs channels-last under ``course.autocast`` (bfloat16 where the CPU
+    runs it fast, float32 elsewhere): the lab's notebook measures its saved model the same way.
+    """
+    from ..device import autocast
+
+    x = images.float().div(255)
+    model.eval()
+    with torch.no_grad():
+        if reduced_precision:
+            model = model.to(memory_format=torch.channels_last)
+            with autocast("cpu"):
+                return model(x.contiguous(memory_format=torch.channels_last)).float()
+        return model(x).float()

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from .curves import display_error_curves
 from .filters import scale_filters, show_filters
+from .gradients import plot_gradient_norms
 from .graph import show_graph
 from .images import show_images
+from .paths import animate_paths, animation_html, plot_paths
 from .reconstructions import plot_lines, plot_psnr_curves, psnr_table, show_reconstructions
+from .roofline import plot_roofline
 
 __all__ = ["display_error_curves", "scale_filters", "show_filters", "show_graph", "show_images",
-           "show_reconstructions", "plot_psnr_curves", "plot_lines", "psnr_table"]
+           "show_reconstructions", "plot_psnr_curves", "plot_lines", "psnr_table", "plot_gradient_norms",
+           "plot_paths", "animate_paths", "animation_html", "plot_roofline"]

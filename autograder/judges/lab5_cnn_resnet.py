@@ -1,0 +1,987 @@
+"""Hidden tests of Lab 5, as judges: the student's code runs in the sandbox on inputs chosen here, and the
+verdict is computed here, against torch (``F.conv2d``, ``F.max_pool2d``, ``torch.optim``, autograd) or
+formulas written out below.
+
+Each judge uses inputs and models of its own, so a bug in one task does not cost the points of another.
+Where a judge names a cause, it is because the student's output matches that specific mistake.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import math
+import re
+import tokenize
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course.grader.helpers import checkpoint_error, cifar10, mnist
+from course.grader.judge import Context, Fail, close, judge
+from course.grader.kernel import RemoteError
+
+
+def _code_only(source: str) -> str:
+    """The source without comments and string literals (so a comment naming F.conv2d is not a call)."""
+    out = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type not in (tokenize.COMMENT, tokenize.STRING):
+                out.append(tok.string)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return source
+    return " ".join(out)
+
+
+def _uses(ctx: Context, cell: str, patterns: list[str]) -> str | None:
+    """The first forbidden call among ``patterns`` (regexes) in the answer cell ``cell``, if any."""
+    code = _code_only(ctx.cells.get(cell, ""))
+    for pattern in patterns:
+        m = re.search(pattern.replace(" ", r"\s*"), code)
+        if m:
+            return m.group(0).replace(" ", "")
+    return None
+
+
+def _tensor(value, task: str, what: str) -> torch.Tensor:
+    if not torch.is_tensor(value):
+        raise Fail(f"{task}: {what} returned a {type(value).__name__}, not a tensor")
+    return value
+
+
+def _call(ctx: Context, task: str, fn: str, *args, **kwargs):
+    """Call a notebook function remotely and fetch the result; its exception becomes a Fail naming the call."""
+    k = ctx.kernel
+    try:
+        return k.fetch(getattr(k.ns, fn)(*[k.value(a) if torch.is_tensor(a) else a for a in args], **kwargs))
+    except RemoteError as exc:
+        shown = ", ".join([_show(a) for a in args] + [f"{n}={v!r}" for n, v in kwargs.items()])
+        raise Fail(f"{task}: {fn}({shown}) raised {exc}") from None
+
+
+def _show(a) -> str:
+    return f"<{tuple(a.shape)} tensor>" if torch.is_tensor(a) else repr(a)
+
+
+# --------------------------------------------------------------------------- 5.1 convolution
+
+_CONV_FORBIDDEN = [r"\bF \. conv2d\b", r"functional \. conv2d\b", r"\btorch \. conv2d\b", r"\bnn \. Conv2d\b",
+                   r"\btorch \. convolution\b", r"_conv_forward", r"\bconv2d_input\b", r"\bnn \. functional \. conv"]
+
+
+def _conv_variants(x, w, b, s, p):
+    """Outputs of known mistakes, by cause (None where the mistake cannot be written for these sizes)."""
+    def pad_one_side(left: bool):
+        xp = F.pad(x, (p, 0, p, 0) if left else (0, p, 0, p))
+        return F.conv2d(xp, w, b, stride=s)
+
+    out = {
+        "the kernel is flipped (that is true convolution) — PyTorch's conv2d is a cross-correlation: "
+        "out[i, j] = Σ W[u, v]·x[i·s + u, j·s + v], without flipping W": F.conv2d(x, w.flip(-2, -1), b, stride=s, padding=p),
+        "the padding is added on one side only (top/left) — pad every side by `padding`": pad_one_side(True),
+        "the padding is added on one side only (bottom/right) — pad every side by `padding`": pad_one_side(False),
+        "the bias is missing": F.conv2d(x, w, None, stride=s, padding=p),
+    }
+    full = F.conv2d(x, w, b, stride=1, padding=p)
+    h, wd = (x.shape[2] + 2 * p - w.shape[2]) // s + 1, (x.shape[3] + 2 * p - w.shape[3]) // s + 1
+    if s > 1:
+        out["the window moves by 1, not by the stride: with stride s, output (i, j) starts at input (i·s, j·s)"] = \
+            full[:, :, :h, :wd]
+        try:
+            out["the stride spaces the kernel's taps (that is dilation): output (i, j) reads "
+                "x[i·s + u, j·s + v], with consecutive u, v"] = F.conv2d(x, w, b, stride=s, padding=p, dilation=s)
+        except RuntimeError:
+            pass
+    return out
+
+
+_CONV_CASES = [   # (x shape, weight shape, stride, padding, bias)
+    ((2, 3, 7, 9), (4, 3, 3, 2), 1, 1, True),
+    ((1, 2, 8, 8), (3, 2, 3, 3), 2, 1, True),
+    ((3, 1, 9, 7), (2, 1, 2, 5), 2, 2, False),
+    ((2, 4, 11, 10), (5, 4, 3, 3), 3, 0, True),
+    ((1, 3, 6, 6), (2, 3, 1, 1), 2, 0, True),
+    ((2, 2, 5, 5), (1, 2, 5, 5), 1, 0, False),
+]
+
+
+@judge("5_1")
+def conv(ctx: Context) -> None:
+    used = _uses(ctx, "5_1_code", _CONV_FORBIDDEN)
+    if used:
+        raise Fail(f"5.1: conv2d calls {used} — the task is to compute the convolution yourself (loops, or "
+                   "F.unfold and a matrix product, or einsum over strided views)")
+    for size, kernel, stride, padding, want in [(32, 5, 1, 0, 28), (32, 3, 2, 1, 16), (7, 3, 2, 0, 3), (8, 3, 2, 1, 4),
+                                                 (9, 4, 3, 2, 4), (6, 3, 4, 0, 1), (5, 5, 1, 2, 5), (10, 2, 2, 0, 5)]:
+        got = _call(ctx, "5.1", "conv_output_size", size, kernel, stride, padding)
+        if not isinstance(got, (int, float)) or isinstance(got, bool) or got != want:
+            hint = ""
+            if got == math.ceil((size + 2 * padding - kernel) / stride) + 1:
+                hint = " — round down: a window that runs past the padded edge is not computed (⌊·⌋, //)"
+            elif got == (size + padding - kernel) // stride + 1:
+                hint = " — padding adds p on both sides: n + 2p"
+            elif got == (size + 2 * padding - kernel) // stride:
+                hint = " — count the first position too: ⌊(n + 2p − k)/s⌋ + 1"
+            raise Fail(f"5.1: conv_output_size({size}, {kernel}, stride={stride}, padding={padding}) returned "
+                       f"{got!r}; expected {want}{hint}")
+        if isinstance(got, float):
+            raise Fail(f"5.1: conv_output_size returned the float {got!r}; an int is expected (use //)")
+    g = torch.Generator().manual_seed(51)
+    patch = torch.tensor([[2., 1, 0], [2, 4, 1], [1, 2, 0]]).reshape(1, 1, 3, 3)
+    sobel = torch.tensor([[-1., 0, 1], [-2, 0, 2], [-1, 0, 1]]).reshape(1, 1, 3, 3)
+    cases = [(patch, sobel, None, 1, 0)]
+    for xs, ws, s, p, bias in _CONV_CASES:
+        cases.append((torch.randn(xs, generator=g), torch.randn(ws, generator=g),
+                      torch.randn(ws[0], generator=g) if bias else None, s, p))
+    for x, w, b, s, p in cases:
+        args = (x, w) if b is None else (x, w, b)
+        out = _tensor(_call(ctx, "5.1", "conv2d", *args, stride=s, padding=p), "5.1", "conv2d")
+        want = F.conv2d(x, w, b, stride=s, padding=p)
+        where = (f"conv2d on x {tuple(x.shape)}, weight {tuple(w.shape)}, stride {s}, padding {p}"
+                 f"{'' if b is not None else ', no bias'}")
+        if tuple(out.shape) != tuple(want.shape):
+            why = ""
+            for cause, v in _conv_variants(x, w, b, s, p).items():
+                if tuple(v.shape) == tuple(out.shape) and close(out, v, rtol=1e-4, atol=1e-4):
+                    why = f" — {cause}"
+                    break
+            raise Fail(f"5.1: {where} gives shape {tuple(out.shape)}; F.conv2d gives {tuple(want.shape)}{why}")
+        if close(out, want, rtol=1e-4, atol=1e-4):
+            continue
+        for cause, v in _conv_variants(x, w, b, s, p).items():
+            if tuple(v.shape) == tuple(out.shape) and close(out, v, rtol=1e-4, atol=1e-4):
+                raise Fail(f"5.1: {where}: {cause}")
+        worst = (out.double() - want.double()).abs().max().item()
+        raise Fail(f"5.1: {where} differs from F.conv2d by up to {worst:.3g}")
+
+
+# --------------------------------------------------------------------------- 5.2 max pooling
+
+_POOL_FORBIDDEN = [r"\bF \. max_pool2d\b", r"functional \. max_pool", r"\btorch \. max_pool2d\b", r"\bnn \. MaxPool2d\b",
+                   r"\bF \. adaptive_max_pool2d\b", r"max_pool2d_with_indices", r"\bF \. max_pool",
+                   r"\bF \. avg_pool"]
+
+
+def _pool_variants(x, k, s):
+    out = {
+        "this is average pooling — max pooling keeps each window's largest value": F.avg_pool2d(x, k, s),
+        "a window that runs past the edge is kept (ceil mode) — drop it: the output size is ⌊(n − k)/s⌋ + 1":
+            F.max_pool2d(x, k, s, ceil_mode=True),
+        "the maximum is never below 0 — start each window's maximum from its first value (or −∞), not from 0":
+            F.max_pool2d(x, k, s).clamp(min=0),
+        "this is min pooling — keep the largest value": -F.max_pool2d(-x, k, s),
+    }
+    if s != 1:
+        out["the windows move by 1 — the stride is `stride`, and kernel_size when stride is None"] = F.max_pool2d(x, k, 1)
+    if s != k:
+        out["the windows move by kernel_size — use `stride` when it is given"] = F.max_pool2d(x, k, k)
+    out["the maximum is taken over the channels too — pool each channel on its own"] = \
+        F.max_pool2d(x, k, s).amax(dim=1, keepdim=True).expand(-1, x.shape[1], -1, -1)
+    return out
+
+
+@judge("5_2")
+def max_pool(ctx: Context) -> None:
+    used = _uses(ctx, "5_2_code", _POOL_FORBIDDEN)
+    if used:
+        raise Fail(f"5.2: max_pool2d calls {used} — the task is to pool yourself (loops, or Tensor.unfold and a max)")
+    g = torch.Generator().manual_seed(52)
+    cases = [((2, 3, 7, 9), 2, None), ((1, 2, 9, 8), 3, 2), ((2, 1, 6, 5), 2, 1), ((1, 3, 10, 10), 3, 3),
+             ((3, 2, 5, 7), 3, None)]
+    for shape, k, s in cases:
+        x = torch.randn(shape, generator=g)
+        if shape == (2, 1, 6, 5):
+            x = -x.abs() - 0.1                                   # every value negative
+        out = _tensor(_call(ctx, "5.2", "max_pool2d", x, k, s), "5.2", "max_pool2d")
+        stride = k if s is None else s
+        want = F.max_pool2d(x, k, stride)
+        where = f"max_pool2d on {tuple(shape)}, kernel_size {k}, stride {s}"
+        if tuple(out.shape) == tuple(want.shape) and close(out, want, rtol=1e-6, atol=1e-6):
+            continue
+        for cause, v in _pool_variants(x, k, stride).items():
+            if tuple(v.shape) == tuple(out.shape) and close(out, v, rtol=1e-6, atol=1e-6):
+                raise Fail(f"5.2: {where}: {cause}")
+        if tuple(out.shape) != tuple(want.shape):
+            raise Fail(f"5.2: {where} gives shape {tuple(out.shape)}; F.max_pool2d gives {tuple(want.shape)}")
+        worst = (out.double() - want.double()).abs().max().item()
+        raise Fail(f"5.2: {where} differs from F.max_pool2d by up to {worst:.3g}")
+
+
+# --------------------------------------------------------------------------- 5.3 LeNet-5 and its loops
+
+_LENET_SHAPES = {(6, 1, 5, 5): "conv 1 → 6 (5 × 5)", (16, 6, 5, 5): "conv 6 → 16 (5 × 5)",
+                 (120, 400): "linear 400 → 120", (84, 120): "linear 120 → 84", (10, 84): "linear 84 → 10"}
+
+
+@judge("5_3_model")
+def lenet(ctx: Context) -> None:
+    k = ctx.kernel
+    k.module("torch").manual_seed(53)
+    try:
+        m = k.ns.build_lenet5()
+        state = k.fetch(m.state_dict())
+    except RemoteError as exc:
+        raise Fail(f"5.3: build_lenet5() raised {exc}") from None
+    if not isinstance(state, dict) or not state:
+        raise Fail("5.3: build_lenet5() has no parameters")
+    shapes = [tuple(t.shape) for t in state.values() if torch.is_tensor(t) and t.is_floating_point() and t.ndim >= 2]
+    missing = [name for shape, name in _LENET_SHAPES.items() if shape not in shapes]
+    if missing:
+        hint = ""
+        if (120, 256) in shapes:
+            hint = " — the first convolution needs padding=2: 28 × 28 digits then give 16 × 5 × 5 = 400 features"
+        raise Fail(f"5.3: LeNet-5 has no {', '.join(missing)} among its weights {shapes}{hint}")
+    params = k.fetch(k.module("course").count_parameters(m))
+    if params != 61_706:
+        raise Fail(f"5.3: LeNet-5 has {params:,} parameters; 61,706 expected (every layer with its bias, nothing else)")
+    g = torch.Generator().manual_seed(530)
+    new = {name: (torch.randn(t.shape, generator=g) * 0.3 if torch.is_tensor(t) and t.is_floating_point() else t)
+           for name, t in state.items()}
+    m.load_state_dict(k.value(new))
+    m.eval()
+    x = torch.randn(16, 1, 28, 28, generator=g)
+    try:
+        out = k.fetch(m(k.value(x)))
+    except RemoteError as exc:
+        raise Fail(f"5.3: LeNet-5 fails on a batch of (16, 1, 28, 28) digits: {exc}") from None
+    if not torch.is_tensor(out) or tuple(out.shape) != (16, 10):
+        raise Fail(f"5.3: LeNet-5 maps (16, 1, 28, 28) to {getattr(out, 'shape', type(out).__name__)}; (16, 10) logits "
+                   "expected")
+    if bool((out >= 0).all()) and close(out.sum(1), torch.ones(16), atol=1e-4):
+        raise Fail("5.3: LeNet-5 returns probabilities (a softmax at the end) — return the logits; F.cross_entropy "
+                   "applies log-softmax itself")
+    if bool((out >= 0).all()) and bool((out == 0).any()):
+        raise Fail("5.3: LeNet-5's outputs are never negative — no activation after the last linear layer: logits "
+                   "must be able to go negative")
+    one = k.fetch(m(k.value(x[5:6])))
+    if not close(one, out[5:6], rtol=1e-4, atol=1e-4):
+        raise Fail("5.3: the logits of one digit alone differ from its logits in a batch — each image must be "
+                   "processed on its own (flatten from dim 1)")
+
+
+def _small_net(seed: int, dropout: float = 0.0, bn: bool = False) -> nn.Sequential:
+    torch.manual_seed(seed)
+    layers = [nn.Conv2d(1, 4, 3, padding=1)]
+    if bn:
+        layers.append(nn.BatchNorm2d(4))
+    layers += [nn.ReLU(), nn.MaxPool2d(2), nn.Flatten()]
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(4 * 14 * 14, 10))
+    return nn.Sequential(*layers)
+
+
+def _remote_net(ctx: Context, net: nn.Sequential):
+    """The same architecture and weights (and batch-norm statistics), built in the sandbox."""
+    k = ctx.kernel
+    nn_ = k.module("torch.nn")
+    layers = []
+    for layer in net:
+        if isinstance(layer, nn.Conv2d):
+            layers.append(nn_.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size[0],
+                                     padding=layer.padding[0]))
+        elif isinstance(layer, nn.Linear):
+            layers.append(nn_.Linear(layer.in_features, layer.out_features))
+        elif isinstance(layer, nn.BatchNorm2d):
+            layers.append(nn_.BatchNorm2d(layer.num_features))
+        elif isinstance(layer, nn.MaxPool2d):
+            layers.append(nn_.MaxPool2d(layer.kernel_size))
+        elif isinstance(layer, nn.Dropout):
+            layers.append(nn_.Dropout(layer.p))
+        else:
+            layers.append(getattr(nn_, type(layer).__name__)())
+    remote = nn_.Sequential(*layers)
+    remote.load_state_dict(k.value(net.state_dict()))
+    return remote
+
+
+def _sgd_epoch(net: nn.Module, batches, lr: float, momentum: float, bug: str | None = None):
+    """A correct epoch, or one with a known bug, on a copy: (state, per-example mean, per-batch mean, last)."""
+    model = copy.deepcopy(net)
+    model.train(bug != "eval mode")
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    total, n, means = 0.0, 0, []
+    for x, y in batches:
+        if bug != "no zero_grad":
+            opt.zero_grad()
+        logits = model(x)
+        if bug == "softmax":
+            logits = logits.softmax(dim=1)
+        loss = F.cross_entropy(logits, y, reduction="sum" if bug == "sum" else "mean")
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(y)
+        n += len(y)
+        means.append(loss.item())
+    return model.state_dict(), total / n, sum(means) / len(means), means[-1]
+
+
+def _same_state(a: dict, b: dict) -> bool:
+    return set(a) == set(b) and all(close(a[n], b[n], rtol=1e-4, atol=1e-5) for n in a)
+
+
+def _number(value, task: str, what: str) -> float:
+    if torch.is_tensor(value) and value.numel() == 1:
+        return float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise Fail(f"{task}: {what} should be a number (use loss.item()), got {type(value).__name__}")
+
+
+def _digits(seed: int, n: int):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 14 * 2, 14 * 2, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+@judge("5_3_train")
+def loops(ctx: Context) -> None:
+    k = ctx.kernel
+    cpu = k.module("torch").device("cpu")
+    # train_epoch: one epoch with momentum, batches of 64, 64, 22 (a short last batch), BN in the model.
+    # float64 on both sides: a buggy epoch's larger steps amplify rounding, and a named mistake must still match.
+    net = _small_net(7, bn=True).double()
+    xs, ys = _digits(531, 150)
+    xs = xs.double()
+    batches = [(xs[i:i + 64], ys[i:i + 64]) for i in range(0, 150, 64)]
+    student = _remote_net(ctx, net).double()
+    student.eval()                                  # evaluate() may have left it so: train_epoch must switch back
+    # A small step: a loss summed over the batch (64× larger steps) must stay finite to be recognised.
+    opt = k.module("torch.optim").SGD(student.parameters(), lr=0.02, momentum=0.9)
+    try:
+        ret = k.fetch(k.ns.train_epoch(student, k.value(batches), opt, cpu))
+    except RemoteError as exc:
+        raise Fail(f"5.3: train_epoch raised {exc}") from None
+    got = k.fetch(student.state_dict())
+    state, mean_ex, mean_b, last = _sgd_epoch(net, batches, 0.02, 0.9)
+    if not _same_state(got, state):
+        why = "the weights after one epoch differ from those of a correct epoch (mean cross-entropy, one step per batch)"
+        if _same_state(got, net.state_dict()):
+            why = "the weights did not change — for every batch: opt.zero_grad(), loss.backward(), opt.step()"
+        elif k.fetch(k.module("builtins").len(opt.state)) == 0:
+            why = ("the optimiser passed in was never stepped — step the `opt` argument, don't create a new "
+                   "optimiser inside train_epoch")
+        for bug, msg in [("no zero_grad", "gradients accumulate across batches — call opt.zero_grad() before each backward()"),
+                         ("softmax", "softmax is applied before cross-entropy — F.cross_entropy expects logits"),
+                         ("sum", "the loss is summed over the batch — use the mean (F.cross_entropy's default)"),
+                         ("eval mode", "the model trains in eval mode (batch norm uses its running statistics) — "
+                                       "call model.train() at the start of train_epoch")]:
+            if _same_state(got, _sgd_epoch(net, batches, 0.02, 0.9, bug)[0]):
+                why = msg
+                break
+        raise Fail(f"5.3: train_epoch: {why}")
+    value = _number(ret, "5.3", "train_epoch's return value")
+    if not (math.isclose(value, mean_ex, rel_tol=1e-4) or math.isclose(value, mean_b, rel_tol=1e-4)):
+        hint = " — that is the last batch's loss, not the epoch's mean" if math.isclose(value, last, rel_tol=1e-4) else ""
+        raise Fail(f"5.3: train_epoch returned {value:.5f}; the epoch's mean training loss is {mean_ex:.5f}{hint}")
+
+    # evaluate: a model with batch norm (running statistics far from the batch's) and dropout, left in train mode.
+    net = _small_net(11, dropout=0.5, bn=True)
+    bn = net[1]
+    with torch.no_grad():
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.2, 0.2)
+    xs, _ = _digits(532, 250)
+    net.eval()
+    with torch.no_grad():
+        logits = net(xs)
+    g = torch.Generator().manual_seed(533)
+    ys = torch.where(torch.arange(250) % 4 == 0, torch.randint(0, 10, (250,), generator=g), logits.argmax(dim=1))
+    batches = [(xs[i:i + 100], ys[i:i + 100]) for i in range(0, 250, 100)]   # 100, 100, 50
+    student = _remote_net(ctx, net)
+    student.train()
+    try:
+        ret = k.fetch(k.ns.evaluate(student, k.value(batches), cpu))
+    except RemoteError as exc:
+        raise Fail(f"5.3: evaluate raised {exc}") from None
+    after = k.fetch(student.state_dict())
+    ref_loss = F.cross_entropy(logits, ys).item()
+    ref_err = (logits.argmax(1) != ys).float().mean().item()
+    if not isinstance(ret, (tuple, list)) or len(ret) != 2:
+        raise Fail(f"5.3: evaluate should return (loss, error); got {type(ret).__name__}")
+    loss, err = _number(ret[0], "5.3", "evaluate's loss"), _number(ret[1], "5.3", "evaluate's error")
+    if not _same_state(after, net.state_dict()):
+        raise Fail("5.3: evaluate changed the model (batch norm's running statistics moved: it ran in train mode) — "
+                   "call model.eval() first, and evaluate under torch.no_grad()")
+    if not math.isclose(loss, ref_loss, rel_tol=1e-4) or not math.isclose(err, ref_err, abs_tol=1e-6):
+        if math.isclose(err, 1 - ref_err, abs_tol=1e-6):
+            raise Fail(f"5.3: evaluate's error is {err:.4f}, which is the accuracy — return the fraction of wrong "
+                       f"predictions ({ref_err:.4f})")
+        if math.isclose(err, 100 * ref_err, rel_tol=1e-4):
+            raise Fail("5.3: evaluate's error is a percentage — return a fraction in [0, 1]")
+        batch_mean = sum(F.cross_entropy(logits[i:i + 100], ys[i:i + 100]).item() for i in range(0, 250, 100)) / 3
+        if math.isclose(loss, batch_mean, rel_tol=1e-4):
+            raise Fail(f"5.3: evaluate's loss {loss:.4f} is the mean of the batch means — with a short last batch that "
+                       f"is not the mean per example ({ref_loss:.4f}): sum the losses (reduction='sum') and divide "
+                       "by the number of examples")
+        raise Fail(f"5.3: evaluate gives loss {loss:.4f} and error {err:.4f}; in eval mode the model has loss "
+                   f"{ref_loss:.4f} and error {ref_err:.4f} — evaluate in eval mode (model.eval()), over every batch")
+
+
+def _lenet_tier(ctx: Context, bound: float) -> None:
+    d = mnist()
+    error = checkpoint_error(ctx, "lab5_lenet.pt", "build_lenet5", d.test_x, d.test_y)
+    if error >= bound:
+        fast = ctx.cache.get(("checkpoint_fast", "lab5_lenet.pt"))
+        raise Fail(f"5.3: lab5_lenet.pt has test error {error:.2%}; this tier needs below {bound:.1%}"
+                   + (" (the checkpoint was trained in fast mode: run the notebook in full mode)" if fast else ""))
+
+
+@judge("5_3_below_2_0", timeout=300)
+def lenet_2_0(ctx: Context) -> None:
+    _lenet_tier(ctx, 0.020)
+
+
+@judge("5_3_below_1_5", timeout=300)
+def lenet_1_5(ctx: Context) -> None:
+    _lenet_tier(ctx, 0.015)
+
+
+@judge("5_3_below_1_2", timeout=300)
+def lenet_1_2(ctx: Context) -> None:
+    _lenet_tier(ctx, 0.012)
+
+
+# --------------------------------------------------------------------------- 5.4 and 5.5: blocks
+
+_EPS = 1e-5   # nn.BatchNorm2d's default
+
+
+def _bn(t: torch.Tensor, train: bool) -> torch.Tensor:
+    """Batch norm with γ = 1, β = 0: batch statistics in training, running mean 0 and variance 1 in evaluation."""
+    if train:
+        return F.batch_norm(t, None, None, training=True, eps=_EPS)
+    return t / math.sqrt(1 + _EPS)
+
+
+def _block_ref(x, c1, c2, sc, stride: int, train: bool, *, residual: bool = True, variant: str = "") -> torch.Tensor:
+    s1, s2 = (1, stride) if variant == "stride on conv2" else (stride, 1)
+    bn = (lambda t: _bn(t, True)) if variant == "batch statistics in eval" else (lambda t: _bn(t, train))
+    h = F.conv2d(x, c1, stride=s1, padding=1)
+    h = F.relu(h if variant == "no bn1" else bn(h))
+    h = F.conv2d(h, c2, stride=s2, padding=1)
+    h = h if variant == "no bn2" else bn(h)
+    if not residual:
+        if variant in ("shortcut", "shortcut after relu"):
+            if x.shape != h.shape:
+                return None
+            return F.relu(F.relu(h) + x) if variant == "shortcut after relu" else F.relu(h + x)
+        return h if variant == "no last relu" else F.relu(h)
+    if sc is None:
+        short = x
+    else:
+        short = F.conv2d(x, sc, stride=stride)
+        short = short if variant == "shortcut without bn" else bn(short)
+    if variant == "relu before add":
+        return F.relu(h) + short
+    if variant == "relu before and after add":
+        return F.relu(F.relu(h) + short)
+    if variant == "no last relu":
+        return h + short
+    return F.relu(h + short)
+
+
+_RES_MISTAKES = {
+    "relu before add": "the ReLU comes before the addition — the residual branch ends with batch norm; ReLU(F(x) + "
+                       "shortcut(x)) is the only ReLU after the second convolution",
+    "relu before and after add": "there is a ReLU before the addition as well as after it — the residual branch ends "
+                                 "with batch norm, and the only ReLU after the second convolution comes after the "
+                                 "addition",
+    "no last relu": "the ReLU after the addition is missing",
+    "shortcut without bn": "the projection shortcut has no batch norm — a 1 × 1 convolution with the stride, then "
+                           "BatchNorm2d",
+    "stride on conv2": "the stride is on the second convolution — the first 3 × 3 convolution has stride `stride`",
+    "no bn1": "there is no batch norm after the first convolution",
+    "no bn2": "there is no batch norm after the second convolution",
+    "batch statistics in eval": "in evaluation mode the block still normalises with the batch's statistics — use "
+                                "nn.BatchNorm2d, which switches to its running statistics under model.eval()",
+}
+_PLAIN_MISTAKES = {
+    "shortcut": "the plain block adds its input back (a shortcut) — a plain block has none",
+    "shortcut after relu": "the plain block adds its input back (a shortcut) — a plain block has none",
+    "no last relu": "the ReLU after the second batch norm is missing",
+    "no bn1": "there is no batch norm after the first convolution",
+    "no bn2": "there is no batch norm after the second convolution",
+    "stride on conv2": "the stride is on the second convolution — the first 3 × 3 convolution has stride `stride`",
+    "batch statistics in eval": _RES_MISTAKES["batch statistics in eval"],
+}
+
+
+def _block_check(ctx: Context, cls: str, cin: int, cout: int, stride: int, *, residual: bool, seed: int) -> None:
+    task = "5.4" if residual else "5.5"
+    k = ctx.kernel
+    call = f"{cls}({cin}, {cout}, {stride})"
+    try:
+        block = getattr(k.ns, cls)(cin, cout, stride)
+        state = k.fetch(block.state_dict())
+    except RemoteError as exc:
+        raise Fail(f"{task}: {call} raised {exc}") from None
+    g = torch.Generator().manual_seed(seed)
+    new = {}
+    for name, t in state.items():
+        if not torch.is_tensor(t) or not t.is_floating_point():
+            new[name] = t
+        elif t.ndim == 4:
+            new[name] = torch.randn(t.shape, generator=g) / math.sqrt(t[0].numel())
+        elif name.endswith("running_var") or (name.endswith("weight") and t.ndim == 1):
+            new[name] = torch.ones_like(t)
+        else:
+            new[name] = torch.zeros_like(t)   # conv biases, BN shifts and running means
+    convs = [(n, t) for n, t in new.items() if torch.is_tensor(t) and t.ndim == 4]
+    three = [t for _, t in convs if tuple(t.shape[-2:]) == (3, 3)]
+    one = [t for _, t in convs if tuple(t.shape[-2:]) == (1, 1)]
+    changes = stride != 1 or cin != cout
+    if len(three) != 2 or len(convs) != len(three) + len(one) or len(one) > 1:
+        raise Fail(f"{task}: {call} has convolutions of shapes {[tuple(t.shape) for _, t in convs]}; two 3 × 3 "
+                   f"convolutions" + (" and, when the shape changes, one 1 × 1 projection" if residual else "")
+                   + " expected")
+    if not residual and one:
+        raise Fail(f"{task}: {call} has a 1 × 1 convolution — a plain block is the residual block without its "
+                   "shortcut: two 3 × 3 convolutions only")
+    if residual and changes and not one:
+        raise Fail(f"{task}: {call} changes the shape but has no 1 × 1 projection shortcut — when the stride is 2 or "
+                   "the channels change, the shortcut is a 1 × 1 convolution with that stride, then batch norm")
+    if residual and not changes and one:
+        raise Fail(f"{task}: {call} keeps the shape but its shortcut is a 1 × 1 convolution — use the identity when "
+                   "the shape does not change")
+    firsts = [t for t in three if tuple(t.shape) == (cout, cin, 3, 3)]
+    seconds = [t for t in three if tuple(t.shape) == (cout, cout, 3, 3)]
+    if not firsts or not seconds:
+        raise Fail(f"{task}: {call}'s 3 × 3 convolutions have shapes {[tuple(t.shape) for t in three]}; "
+                   f"({cout}, {cin}, 3, 3) and ({cout}, {cout}, 3, 3) expected")
+    orders = [(three[0], three[1]), (three[1], three[0])] if cin == cout else [(firsts[0], seconds[0])]
+    sc = one[0] if one else None
+    x = torch.randn(4, cin, 9, 7, generator=g)
+    outs = {}
+    for train in (False, True):
+        block.load_state_dict(k.value(new))
+        block.train(train)
+        try:
+            out = k.fetch(block(k.value(x)))
+        except RemoteError as exc:
+            raise Fail(f"{task}: {call} fails on an input of shape {tuple(x.shape)}: {exc}") from None
+        outs[train] = _tensor(out, task, call)
+    for c1, c2 in orders:
+        wants = {train: _block_ref(x, c1, c2, sc, stride, train, residual=residual) for train in (False, True)}
+        if all(tuple(outs[t].shape) == tuple(wants[t].shape) and close(outs[t], wants[t], rtol=1e-3, atol=1e-4)
+               for t in (False, True)):
+            return
+    c1, c2 = orders[0]
+    want = _block_ref(x, c1, c2, sc, stride, False, residual=residual)
+    if tuple(outs[False].shape) != tuple(want.shape):
+        raise Fail(f"{task}: {call} maps {tuple(x.shape)} to {tuple(outs[False].shape)}; {tuple(want.shape)} expected")
+    mistakes = _RES_MISTAKES if residual else _PLAIN_MISTAKES
+    for variant, why in mistakes.items():
+        for c1, c2 in orders:
+            vs = {t: _block_ref(x, c1, c2, sc, stride, t, residual=residual, variant=variant) for t in (False, True)}
+            if all(vs[t] is not None and tuple(vs[t].shape) == tuple(outs[t].shape)
+                   and close(outs[t], vs[t], rtol=1e-3, atol=1e-4) for t in (False, True)):
+                raise Fail(f"{task}: {call}: {why}")
+    mode = "evaluation" if not close(outs[False], want, rtol=1e-3, atol=1e-4) else "training"
+    formula = ("ReLU(BN(conv3×3(ReLU(BN(conv3×3_s(x))))) + shortcut(x))" if residual
+               else "ReLU(BN(conv3×3(ReLU(BN(conv3×3_s(x))))))")
+    raise Fail(f"{task}: {call}'s output in {mode} mode is not {formula} with its own weights")
+
+
+@judge("5_4")
+def res_block(ctx: Context) -> None:
+    for i, (cin, cout, stride) in enumerate([(6, 6, 1), (6, 10, 2), (6, 10, 1), (8, 8, 2)]):
+        _block_check(ctx, "ResBlock", cin, cout, stride, residual=True, seed=540 + i)
+
+
+@judge("5_4_resnet18")
+def resnet18(ctx: Context) -> None:
+    k = ctx.kernel
+    course = k.module("course")
+    for name, layers, widths, stem, classes, want in [
+            ("ResNet-18", [2, 2, 2, 2], [64, 128, 256, 512], "imagenet", 1000, 11_689_512),
+            ("ResNet-20", [3, 3, 3], [16, 32, 64], "cifar", 10, 272_474)]:
+        try:
+            net = course.ResNet(block=k.ns.ResBlock, layers=layers, widths=widths, stem=stem, num_classes=classes)
+            n = k.fetch(course.count_parameters(net))
+        except RemoteError as exc:
+            raise Fail(f"5.4: course.ResNet could not build {name} with your block: {exc}") from None
+        if n != want:
+            conv_biases = sum(2 * r * w for r, w in zip(layers, widths))   # two convolutions per block
+            hint = ""
+            if n - want in (conv_biases, conv_biases + sum(widths[1:]), sum(widths[1:])):
+                hint = " — your convolutions have biases: use bias=False (the batch norm after each has its own shift)"
+            elif n > want:
+                hint = " — compare your block with torchvision's BasicBlock: conv-BN-ReLU-conv-BN, a 1 × 1 projection with BN"
+            raise Fail(f"5.4: {name} built with your block has {n:,} parameters; {want:,} expected{hint}")
+
+
+@judge("5_5")
+def plain_and_gradients(ctx: Context) -> None:
+    for i, (cin, cout, stride) in enumerate([(6, 6, 1), (6, 10, 2)]):
+        _block_check(ctx, "PlainBlock", cin, cout, stride, residual=False, seed=550 + i)
+    _gradient_norms(ctx)
+
+
+def _grad_net(seed: int) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(48, 5), nn.LayerNorm(5),
+                         nn.Tanh(), nn.Linear(5, 4))
+
+
+def _remote_grad_net(ctx: Context, net: nn.Sequential):
+    k = ctx.kernel
+    nn_ = k.module("torch.nn")
+    remote = nn_.Sequential(nn_.Conv2d(2, 3, 3, padding=1), nn_.Tanh(), nn_.Flatten(), nn_.Linear(48, 5),
+                            nn_.LayerNorm(5), nn_.Tanh(), nn_.Linear(5, 4))
+    remote.load_state_dict(k.value(net.state_dict()))
+    return remote
+
+
+def _gradient_norms(ctx: Context) -> None:
+    k = ctx.kernel
+    net = _grad_net(55)
+    with torch.no_grad():
+        net[4].weight.uniform_(0.5, 1.5)
+        net[4].bias.uniform_(-0.5, 0.5)
+    g = torch.Generator().manual_seed(551)
+    x, y = torch.randn(6, 2, 4, 4, generator=g), torch.tensor([0, 1, 2, 3, 1, 2])
+    x_old, y_old = torch.randn(5, 2, 4, 4, generator=g), torch.tensor([3, 3, 0, 1, 2])
+    remote = _remote_grad_net(ctx, net)
+    # Gradients left over from another batch: a correct gradient_norms must not count them.
+    k.module("torch.nn.functional").cross_entropy(remote(k.value(x_old)), k.value(y_old)).backward()
+    weights = [p for p in net.parameters() if p.ndim >= 2]
+    loss = F.cross_entropy(net(x), y)
+    grads = torch.autograd.grad(loss, weights)
+    want = [gr.norm().item() for gr in grads]
+    calls = []
+    for _ in range(2):
+        try:
+            got = k.fetch(k.ns.gradient_norms(remote, k.value(x), k.value(y)))
+        except RemoteError as exc:
+            raise Fail(f"5.5: gradient_norms raised {exc}") from None
+        if torch.is_tensor(got):
+            got = got.tolist()
+        if not isinstance(got, (list, tuple)) or not all(isinstance(v, (int, float)) or
+                                                         (torch.is_tensor(v) and v.numel() == 1) for v in got):
+            raise Fail(f"5.5: gradient_norms should return a list of numbers, got {type(got).__name__}")
+        calls.append([float(v) for v in got])
+    got = calls[0]
+    where = "for a net with a 3 × 3 conv, two linear layers and a layer norm"
+    all_params = [p for p in net.parameters()]
+    if len(got) != len(want):
+        hint = ""
+        if len(got) == len(all_params):
+            hint = " — only weights count (parameters with two or more dimensions), not biases or normalisation scales"
+        raise Fail(f"5.5: gradient_norms gives {len(got)} norms {where}; {len(want)} weights expected{hint}")
+    after = k.fetch(remote.state_dict())
+    if not _same_state(after, net.state_dict()):
+        raise Fail("5.5: gradient_norms changed the model's weights — it must only measure (no optimiser step)")
+    if all(math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-7) for a, b in zip(got, want)):
+        if not all(math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-7) for a, b in zip(calls[1], want)):
+            raise Fail("5.5: a second call of gradient_norms gives other norms — gradients accumulate between calls: "
+                       "zero them first (model.zero_grad()) or use torch.autograd.grad")
+        return
+    old = torch.autograd.grad(F.cross_entropy(net(x_old), y_old), weights)
+    variants = {
+        "the norms are in reverse order — follow model.parameters(), input side first": want[::-1],
+        "these are squared norms — take the square root (torch.linalg.norm / .norm())": [v * v for v in want],
+        "the loss is summed over the batch — the gradient of the mean cross-entropy is asked for":
+            [v * len(y) for v in want],
+        "gradients left over from before are counted too — zero them first (model.zero_grad()) or use "
+        "torch.autograd.grad": [(a + b).norm().item() for a, b in zip(grads, old)],
+        "these are the norms of the weights, not of their gradients": [w.detach().norm().item() for w in weights],
+        "these are mean absolute gradients — the Euclidean norm ‖∂L/∂W‖₂ is asked for":
+            [gr.abs().mean().item() for gr in grads],
+    }
+    for why, values in variants.items():
+        if all(math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-7) for a, b in zip(got, values)):
+            raise Fail(f"5.5: gradient_norms {where}: {why}")
+    raise Fail(f"5.5: gradient_norms {where} gives {[round(v, 5) for v in got]}; the gradient norms are "
+               f"{[round(v, 5) for v in want]}")
+
+
+# --------------------------------------------------------------------------- 5.6 cost of a layer
+
+_CONV_COSTS = [((1, 6, 5, 28, 28), True), ((3, 8, (3, 5), 7, 6), True), ((16, 32, 3, 10, 10), False),
+               ((64, 64, (1, 1), 56, 56), False), ((5, 7, (2, 4), 3, 9), True)]
+_LINEAR_COSTS = [((400, 120), True), ((84, 10), False), ((9216, 4096), True), ((7, 3), True)]
+
+
+def _pair(value, task: str, call: str) -> tuple[float, float]:
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) or (torch.is_tensor(v) and v.numel() == 1)
+            for v in value):
+        return float(value[0]), float(value[1])
+    raise Fail(f"{task}: {call} should return (params, MACs), two numbers; got {value!r:.80}")
+
+
+@judge("5_6")
+def layer_cost(ctx: Context) -> None:
+    for (cin, cout, ks, h, w), bias in _CONV_COSTS:
+        kh, kw = (ks, ks) if isinstance(ks, int) else ks
+        weights = cout * cin * kh * kw
+        want = (weights + (cout if bias else 0), h * w * weights)
+        call = f"conv2d_cost({cin}, {cout}, {ks}, {h}, {w}, bias={bias})"
+        got = _pair(_call(ctx, "5.6", "conv2d_cost", cin, cout, ks, h, w, bias=bias), "5.6", call)
+        if got == want:
+            continue
+        params, macs = got
+        why = []
+        if params != want[0]:
+            if params == weights and bias:
+                why.append("the parameters miss the biases (C_out of them)")
+            elif params == weights + cout and not bias:
+                why.append("the biases are counted although bias=False")
+            elif params == cout * cin * kh * kh or params == cout * cin * kh * kh + (cout if bias else 0):
+                why.append("only k_h is used — a kernel (k_h, k_w) has k_h·k_w taps")
+            else:
+                why.append(f"{params:g} parameters, {want[0]:,} expected")
+        if macs != want[1]:
+            if macs == 2 * want[1]:
+                why.append("these are FLOPs (2 per multiply-accumulate) — return MACs")
+            elif macs == want[1] + h * w * cout:
+                why.append("the bias additions are counted as MACs — only the multiply-accumulates count")
+            elif macs == weights:
+                why.append("the MACs are per output position — multiply by H_out·W_out")
+            elif macs == h * w * cout * cin * kh * kh:
+                why.append("only k_h is used in the MACs — a kernel (k_h, k_w) has k_h·k_w taps")
+            else:
+                why.append(f"{macs:g} MACs, {want[1]:,} expected")
+        raise Fail(f"5.6: {call} returned {got}: " + "; ".join(why))
+    for (nin, nout), bias in _LINEAR_COSTS:
+        want = (nin * nout + (nout if bias else 0), nin * nout)
+        call = f"linear_cost({nin}, {nout}, bias={bias})"
+        got = _pair(_call(ctx, "5.6", "linear_cost", nin, nout, bias=bias), "5.6", call)
+        if got == want:
+            continue
+        params, macs = got
+        why = []
+        if params != want[0]:
+            why.append("the biases are missing" if params == nin * nout and bias else
+                       "the biases are counted although bias=False" if params == nin * nout + nout else
+                       f"{params:g} parameters, {want[0]:,} expected")
+        if macs != want[1]:
+            why.append("these are FLOPs (2 per multiply-accumulate) — return MACs" if macs == 2 * want[1] else
+                       "the bias additions are counted as MACs" if macs == want[1] + nout else
+                       f"{macs:g} MACs, {want[1]:,} expected")
+        raise Fail(f"5.6: {call} returned {got}: " + "; ".join(why))
+
+
+# --------------------------------------------------------------------------- 5.7 optimisers
+
+def _reference_rule(name: str, variant: str = ""):
+    """Update rules written out here (the correct one, or a named mistake), on plain tensors."""
+    def sgd(p, g, st, lr):
+        return p + lr * g if variant == "sign" else p - lr * g
+
+    def momentum(p, g, st, lr, beta=0.9):
+        if variant == "no beta":
+            v = g
+        elif variant == "dampened":
+            v = beta * st.get("v", torch.zeros_like(p)) + (1 - beta) * g
+        else:
+            v = beta * st.get("v", torch.zeros_like(p)) + g
+        st["v"] = v
+        return p + lr * v if variant == "sign" else p - lr * v
+
+    def adagrad(p, g, st, lr, eps=1e-10):
+        s = st["s"] = st.get("s", torch.zeros_like(p)) + g * g
+        return p - lr * g / ((s if variant == "no sqrt" else s.sqrt()) + eps)
+
+    def rmsprop(p, g, st, lr, alpha=0.99, eps=1e-8):
+        old = st.get("s", torch.zeros_like(p))
+        s = st["s"] = alpha * old + (g * g if variant == "no 1-alpha" else (1 - alpha) * g * g)
+        return p - lr * g / ((s if variant == "no sqrt" else s.sqrt()) + eps)
+
+    def adam(p, g, st, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False):
+        if decoupled:
+            p = p * (1 - lr * weight_decay) if variant != "decay without lr" else p * (1 - weight_decay)
+        elif variant != "no l2":
+            g = g + weight_decay * p
+        t = st["t"] = st.get("t", 0) + (0 if variant == "t stuck" else 1)
+        t = max(t, 1)
+        m = st["m"] = beta1 * st.get("m", torch.zeros_like(p)) + (1 - beta1) * g
+        v = st["v"] = beta2 * st.get("v", torch.zeros_like(p)) + (1 - beta2) * g * g
+        if variant == "no bias correction":
+            m_hat, v_hat = m, v
+        elif variant == "m only":
+            m_hat, v_hat = m / (1 - beta1 ** t), v
+        else:
+            m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        return p - lr * m_hat / (v_hat.sqrt() + eps)
+
+    def adamw(p, g, st, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        if variant == "l2":
+            return adam(p, g, st, lr, beta1, beta2, eps, weight_decay)
+        if variant == "decay after":
+            q = adam(p, g, st, lr, beta1, beta2, eps, 0.0)
+            return q - lr * weight_decay * q
+        return adam(p, g, st, lr, beta1, beta2, eps, weight_decay, decoupled=True)
+
+    return {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop, "adam": adam,
+            "adamw": adamw}[name]
+
+
+_TORCH = {
+    "sgd": (torch.optim.SGD, lambda h: dict(lr=h["lr"])),
+    "momentum": (torch.optim.SGD, lambda h: dict(lr=h["lr"], momentum=h.get("beta", 0.9))),
+    "adagrad": (torch.optim.Adagrad, lambda h: dict(lr=h["lr"], eps=h.get("eps", 1e-10))),
+    "rmsprop": (torch.optim.RMSprop, lambda h: dict(lr=h["lr"], alpha=h.get("alpha", 0.99), eps=h.get("eps", 1e-8))),
+    "adam": (torch.optim.Adam, lambda h: dict(lr=h["lr"], betas=(h.get("beta1", 0.9), h.get("beta2", 0.999)),
+                                              eps=h.get("eps", 1e-8), weight_decay=h.get("weight_decay", 0.0))),
+    "adamw": (torch.optim.AdamW, lambda h: dict(lr=h["lr"], betas=(h.get("beta1", 0.9), h.get("beta2", 0.999)),
+                                                eps=h.get("eps", 1e-8), weight_decay=h.get("weight_decay", 0.01))),
+}
+_SETTINGS = {
+    "sgd": [dict(lr=0.1), dict(lr=0.03)],
+    "momentum": [dict(lr=0.05, beta=0.8), dict(lr=0.01, beta=0.95)],
+    "adagrad": [dict(lr=0.5), dict(lr=0.1, eps=1e-6)],
+    "rmsprop": [dict(lr=0.01, alpha=0.9), dict(lr=0.003, alpha=0.99, eps=1e-6)],
+    "adam": [dict(lr=0.01, beta1=0.8, beta2=0.99), dict(lr=0.003, weight_decay=0.1)],
+    "adamw": [dict(lr=0.01, weight_decay=0.1), dict(lr=0.003, beta1=0.85, beta2=0.995, weight_decay=0.5)],
+}
+_RULE_MISTAKES = {
+    "sgd": {"sign": "the step goes up the gradient — p ← p − η·g"},
+    "momentum": {"sign": "the momentum step has the wrong sign — p ← p − η·v",
+                 "no beta": "v forgets its past (no β): that is plain SGD — v ← β·v + g",
+                 "dampened": "v is an exponential average (β·v + (1 − β)·g) — torch's momentum is v ← β·v + g"},
+    "adagrad": {"no sqrt": "the square root is missing — divide by √s + ε"},
+    "rmsprop": {"no sqrt": "the square root is missing — divide by √s + ε",
+                "no 1-alpha": "s ← α·s + g² is missing the (1 − α) factor"},
+    "adam": {"no bias correction": "the bias correction is missing — m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ)",
+             "m only": "only m is bias-corrected — v̂ = v / (1 − β₂ᵗ) too",
+             "t stuck": "the step count t does not advance — keep t in `state` and add 1 every call",
+             "no l2": "weight_decay is ignored — Adam adds λ·p to the gradient"},
+    "adamw": {"l2": "the decay is folded into the gradient (g + λp): that is Adam with L2 — AdamW decays the "
+                    "weights directly, p ← p − η·λ·p, outside the moving averages",
+              "decay after": "the decay is applied after Adam's step — decay p first (p ← p − η·λ·p), then step",
+              "decay without lr": "the decay is not scaled by the learning rate — p ← p − η·λ·p"},
+}
+
+
+def _torch_path(name: str, start: torch.Tensor, grads: list[torch.Tensor], hyper: dict) -> list[torch.Tensor]:
+    cls, convert = _TORCH[name]
+    p = start.clone().requires_grad_()
+    opt = cls([p], **convert(hyper))
+    out = []
+    for g in grads:
+        p.grad = g.clone()
+        opt.step()
+        out.append(p.detach().clone())
+    return out
+
+
+def _rule_path(rule, start: torch.Tensor, grads: list[torch.Tensor], hyper: dict) -> list[torch.Tensor]:
+    p, st, out = start.clone(), {}, []
+    for g in grads:
+        p = rule(p, g.clone(), st, **hyper)
+        out.append(p.clone())
+    return out
+
+
+def _shared_state_paths(rule, starts, grads, hyper) -> list[list[torch.Tensor]]:
+    """Two parameters stepped in turn with ONE state between them (a rule that keeps its state in a global)."""
+    ps, st, out = [s.clone() for s in starts], {}, [[], []]
+    for step in range(len(grads[0])):
+        for i in range(2):
+            ps[i] = rule(ps[i], grads[i][step].clone(), st, **hyper)
+            out[i].append(ps[i].clone())
+    return out
+
+
+def _optimiser(ctx: Context, name: str) -> None:
+    k = ctx.kernel
+    rule = getattr(k.ns, name)
+    g = torch.Generator().manual_seed(570 + len(name))
+    for s, hyper in enumerate(_SETTINGS[name]):
+        shapes = [(3, 4), (3, 4)] if s == 0 else [(5,), (5,)]
+        starts = [torch.randn(sh, generator=g, dtype=torch.float64) for sh in shapes]
+        grads = [[torch.randn(sh, generator=g, dtype=torch.float64) for _ in range(20)] for sh in shapes]
+        wants = [_torch_path(name, st, gs, hyper) for st, gs in zip(starts, grads)]
+        shown = ", ".join(f"{key}={val}" for key, val in hyper.items())
+        # Two parameters stepped in turn, each with its own state dict: state must live in `state`.
+        ps = [k.value(st.clone()) for st in starts]
+        states = [k.value({}), k.value({})]
+        remote_grads = [k.value(gs) for gs in grads]
+        gots: list[list[torch.Tensor]] = [[], []]
+        for step in range(20):
+            for i in range(2):
+                try:
+                    ps[i] = rule(ps[i], remote_grads[i][step], states[i], **hyper)
+                    value = k.fetch(ps[i])
+                except RemoteError as exc:
+                    raise Fail(f"5.7: {name}(p, g, state, {shown}) raised {exc} at step {step + 1}") from None
+                if not torch.is_tensor(value) or tuple(value.shape) != shapes[i]:
+                    raise Fail(f"5.7: {name} should return the updated parameter, a tensor of shape {shapes[i]}; got "
+                               f"{tuple(value.shape) if torch.is_tensor(value) else type(value).__name__}")
+                gots[i].append(value.double())
+        for i in range(2):
+            for step, (got, want) in enumerate(zip(gots[i], wants[i])):
+                if close(got, want, rtol=1e-6, atol=1e-6):
+                    continue
+                for variant, why in _RULE_MISTAKES[name].items():
+                    alt = _rule_path(_reference_rule(name, variant), starts[i], grads[i], hyper)
+                    if all(close(a, b, rtol=1e-6, atol=1e-6) for a, b in zip(gots[i], alt)):
+                        raise Fail(f"5.7: {name} ({shown}): {why}")
+                shared = _shared_state_paths(_reference_rule(name), starts, grads, hyper)
+                if all(close(a, b, rtol=1e-6, atol=1e-6) for j in range(2) for a, b in zip(gots[j], shared[j])):
+                    raise Fail(f"5.7: {name} ({shown}): two parameters stepped in turn share what the rule remembers — "
+                               "keep it in the `state` dict passed in (one per parameter), not in globals")
+                worst = (got - want).abs().max().item()
+                raise Fail(f"5.7: {name} ({shown}) drifts from torch.optim.{_TORCH[name][0].__name__} by {worst:.3g} "
+                           f"at step {step + 1} of 20 (for a parameter of shape {shapes[i]})")
+
+
+@judge("5_7_sgd")
+def opt_sgd(ctx: Context) -> None:
+    _optimiser(ctx, "sgd")
+
+
+@judge("5_7_momentum")
+def opt_momentum(ctx: Context) -> None:
+    _optimiser(ctx, "momentum")
+
+
+@judge("5_7_adagrad")
+def opt_adagrad(ctx: Context) -> None:
+    _optimiser(ctx, "adagrad")
+
+
+@judge("5_7_rmsprop")
+def opt_rmsprop(ctx: Context) -> None:
+    _optimiser(ctx, "rmsprop")
+
+
+@judge("5_7_adam")
+def opt_adam(ctx: Context) -> None:
+    _optimiser(ctx, "adam")
+
+
+@judge("5_7_adamw")
+def opt_adamw(ctx: Context) -> None:
+    _optimiser(ctx, "adamw")
+
+
+# --------------------------------------------------------------------------- 5.8 CIFAR-10 tiers, from the saved weights
+
+def _cifar_tier(ctx: Context, bound: float) -> None:
+    d = cifar10()
+    error = checkpoint_error(ctx, "lab5_cifar.pt", "build_cifar_model", d.test_x, d.test_y, chunk=1000,
+                             reduced_precision=True)
+    if 1 - error < bound:
+        fast = ctx.cache.get(("checkpoint_fast", "lab5_cifar.pt"))
+        raise Fail(f"5.8: lab5_cifar.pt has test accuracy {1 - error:.2%}; this tier needs at least {bound:.0%}"
+                   + (" (the checkpoint was trained in fast mode: run the notebook in full mode)" if fast else ""))
+
+
+@judge("5_8_at_least_75", timeout=300)
+def cifar_75(ctx: Context) -> None:
+    _cifar_tier(ctx, 0.75)
+
+
+@judge("5_8_at_least_80", timeout=300)
+def cifar_80(ctx: Context) -> None:
+    _cifar_tier(ctx, 0.80)
+
+
+@judge("5_8_at_least_85", timeout=300)
+def cifar_85(ctx: Context) -> None:
+    _cifar_tier(ctx, 0.85)
