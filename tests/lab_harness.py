@@ -128,3 +128,30 @@ def src(text: str) -> str:
 def with_tests(cases: Iterable[Case], tests_of: Callable[[str], tuple[str, ...]]) -> list[Case]:
     """The cases, each judged by ``tests_of(task)`` unless it names its own grade ids."""
     return [c if c.tests else dataclasses.replace(c, tests=tuple(tests_of(c.task))) for c in cases]
+
+
+def run_case(lab: Any, nb: Notebook, answer_key: str, source: str, tests: tuple[str, ...]) -> dict:
+    """Replace one cell in ``lab.session``'s kernel, run the given judges as the engine does (the judges see the
+    replaced cell's source in ``ctx.cells``), then put the solution's cell back."""
+    import time
+
+    from course.grader.engine import _judge_one
+
+    session = lab.session
+    deadline = time.monotonic() + 600
+    if session.kernel is None or session.kernel.dead:
+        session.revive(deadline)
+    session.kernel.run_cell(source, timeout=120)   # an error here is what a student's run would show, not a verdict
+    shared = dataclasses.replace(lab.shared, cache={}, notes=[], recorded={},
+                                 cells={**lab.shared.cells, answer_key: source})
+    try:
+        verdicts = {}
+        for gid in tests:
+            v = _judge_one(gid, 1.0, lab.judges, session, shared, deadline, list(range(len(lab.keys))))
+            shared.cache[("passed", gid)] = v.score == v.max_score
+            verdicts[gid] = v
+    finally:
+        if session.kernel is None or session.kernel.dead:
+            session.revive(deadline)
+        session.kernel.run_cell(nb.source(answer_key), timeout=120)
+    return verdicts

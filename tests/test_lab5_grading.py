@@ -9,7 +9,6 @@ solution's cell is put back.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from lab_harness import Case, Notebook, assert_full_marks, assert_verdict, bug, ok, src, with_tests
+from lab_harness import Case, Notebook, assert_full_marks, assert_verdict, bug, ok, run_case, src, with_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab5_cnn_resnet"
@@ -721,26 +720,7 @@ def lab(tmp_path_factory):
 
 def judge_case(lab, answer_key: str, source: str, tests: tuple[str, ...]) -> dict:
     """Replace one cell, run the given judges as the engine does, put the solution's cell back."""
-    from course.grader.engine import _judge_one
-
-    session = lab.session
-    deadline = time.monotonic() + 600
-    if session.kernel is None or session.kernel.dead:
-        session.revive(deadline)
-    session.kernel.run_cell(source, timeout=120)   # an error here is what a student's run would show, not a verdict
-    shared = dataclasses.replace(lab.shared, cache={}, notes=[], recorded={},
-                                 cells={**lab.shared.cells, answer_key: source})
-    try:
-        verdicts = {}
-        for gid in tests:
-            v = _judge_one(gid, 1.0, lab.judges, session, shared, deadline, list(range(len(lab.keys))))
-            shared.cache[("passed", gid)] = v.score == v.max_score
-            verdicts[gid] = v
-    finally:
-        if session.kernel is None or session.kernel.dead:
-            session.revive(deadline)
-        session.kernel.run_cell(NB.source(answer_key), timeout=120)
-    return verdicts
+    return run_case(lab, NB, answer_key, source, tests)
 
 
 # --------------------------------------------------------------------------- tests
