@@ -1,19 +1,21 @@
-"""Benchmark: grading one Lab 3 submission, nbgrader's in-kernel autograde vs the sandboxed engine.
+"""Benchmark: grading a whole class with 1 and 2 local workers and on a 2-worker Dask ``LocalCluster``.
 
-Both grade the same sample submission (``autograder/samples/submitted/<sample>``) in fast mode, side by side
-in one run, in a scratch copy of the course (its own gradebook), and the ratio is printed. nbgrader's run
-executes the notebook with its visible tests in one Jupyter kernel; the engine runs the notebook in the
-sandboxed runner, then the judges (hidden tests), then re-measures the checkpoint in a second runner.
+The class is synthetic: ``--students`` students (default 8) each hand in every lab that exists, each lab's
+submission being one of its samples (``autograder/samples/submitted/{correct,partial,untouched}``) in turn, so 8
+students make 40 submissions. The three runs grade the same class side by side in one run (``--force``, results
+in scratch folders, no gradebook: its writes are the same single writer in every mode), check that they gave the
+same grades, and print seconds per submission and per student (all labs), the speed-up of 2 workers over 1, and
+the Dask overhead over 2 local workers.
 
-    python benchmarks/grade.py [--sample correct] [--repeat 2]
+    python benchmarks/grade.py [--students 8] [--lab lab2_backprop ...] [--modes serial,local2,dask2]
+
+Goals (2 cores): ≤ 90 s per student for all five labs; ≥ 1.7× from 1 to 2 workers; Dask overhead ≤ 10 %.
 """
 from __future__ import annotations
 
 import argparse
-import os
+import logging
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,62 +24,79 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course.grader.engine import grade_submission, make_launcher  # noqa: E402
+from course.grader.batch import grade_folder  # noqa: E402
+from course.grader.engine import make_launcher  # noqa: E402
 from course.grader.sandbox import describe  # noqa: E402
 
-LAB = "lab3_mlp_mnist"
-GOAL = 20.0  # seconds per submission, fast mode, 2 cores
+SAMPLES = ("correct", "partial", "untouched")
 
 
-def _course_copy(tmp: Path) -> Path:
-    dst = tmp / "course"
-    shutil.copytree(ROOT, dst, ignore=shutil.ignore_patterns(".git", "data", "__pycache__", "test-artifacts",
-                                                             "gradebook.db", "autograded", "results", ".demo", ".venv"))
-    return dst
+def make_class(dest: Path, students: int, labs: list[str]) -> int:
+    """``dest/<student>/<lab>/`` for every student and lab, from the samples in turn; the number of submissions."""
+    base = ROOT / "autograder" / "samples" / "submitted"
+    n = 0
+    for k in range(students):
+        for j, lab in enumerate(labs):
+            sample = SAMPLES[(k + j) % len(SAMPLES)]
+            shutil.copytree(base / sample / lab, dest / f"student{k:02d}" / lab)
+            n += 1
+    return n
 
 
-def time_nbgrader(sample: str) -> float:
-    """`nbgrader autograde` of one student, in a scratch copy with its own gradebook (generated first, untimed)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        root = _course_copy(Path(tmp))
-        env = {**os.environ, "COURSE_FAST": "1", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-               "COURSE_SUBMITTED": str(root / "autograder" / "samples" / "submitted"),
-               "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-        run = lambda *a: subprocess.run([sys.executable, "-m", "nbgrader", *a], cwd=root / "autograder", env=env,  # noqa: E731
-                                        capture_output=True, text=True)
-        check = lambda p: p if p.returncode == 0 else sys.exit(f"nbgrader {p.args[3]} failed:\n{p.stdout[-1500:]}{p.stderr[-1500:]}")  # noqa: E731
-        check(run("generate_assignment", LAB, "--force"))
+def run(mode: str, folder: Path, out: Path, log) -> tuple[float, dict[tuple[str, str], float]]:
+    kw: dict = {}
+    cluster = None
+    if mode == "local2":
+        kw["workers"] = 2
+    elif mode == "dask2":
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        kw["scheduler"] = cluster.scheduler_address
+    try:
         t0 = time.perf_counter()
-        check(run("autograde", LAB, "--student", sample, "--force"))
-        return time.perf_counter() - t0
-
-
-def time_engine(sample: str) -> tuple[float, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / sample
-        shutil.copytree(ROOT / "autograder" / "samples" / "submitted" / sample / LAB, folder)
-        t0 = time.perf_counter()
-        result = grade_submission(ROOT, LAB, folder, student=sample)
-        return time.perf_counter() - t0, result.total
+        results = grade_folder(ROOT, folder, force=True, gradebook=False, results_dir=out / "results",
+                               csv_path=out / "grades.csv", feedback_dir=out / "feedback", log=log, **kw)
+        seconds = time.perf_counter() - t0
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return seconds, {(r.student, r.lab): r.total for r in results}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sample", default="correct")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--students", type=int, default=8)
+    parser.add_argument("--lab", action="append", help="only these labs (default: every lab with samples)")
+    parser.add_argument("--modes", default="serial,local2,dask2")
+    parser.add_argument("--verbose", action="store_true", help="print every submission's line")
     args = parser.parse_args()
+    labs = args.lab or sorted(p.name for p in (ROOT / "autograder" / "samples" / "submitted" / "correct").iterdir())
     print(describe(make_launcher([]).protections()))
-    old, new, scores = [], [], []
-    for _ in range(args.repeat):   # interleaved, so both see the same machine
-        old.append(time_nbgrader(args.sample))
-        seconds, total = time_engine(args.sample)
-        new.append(seconds)
-        scores.append(total)
-    o, n = statistics.median(old), statistics.median(new)
-    print(f"nbgrader autograde (in-kernel, visible tests): {o:5.1f} s  (runs: {', '.join(f'{x:.1f}' for x in old)})")
-    print(f"sandboxed engine (notebook + judges + re-measured checkpoint): {n:5.1f} s  "
-          f"(runs: {', '.join(f'{x:.1f}' for x in new)}; score {scores[-1]:g}/14)")
-    print(f"engine / nbgrader: {n / o:.2f}x; goal ≤ {GOAL:.0f} s per submission: {'met' if n <= GOAL else 'NOT met'}")
+    modes = args.modes.split(",")
+    with tempfile.TemporaryDirectory(prefix="course-bench-") as tmp:
+        folder = Path(tmp) / "class"
+        n = make_class(folder, args.students, labs)
+        print(f"class: {args.students} students × {len(labs)} labs = {n} submissions ({', '.join(labs)})")
+        times, grades = {}, {}
+        for mode in modes:
+            lines: list[str] = []
+            log = print if args.verbose else lines.append
+            times[mode], grades[mode] = run(mode, folder, Path(tmp) / mode, log)
+            summary = next((ln for ln in reversed(lines) if ln.startswith("grade: ") and "graded" in ln), "")
+            print(f"{mode:>7}: {times[mode]:7.1f} s  {times[mode] / n:6.1f} s/submission  "
+                  f"{times[mode] / args.students:6.1f} s/student   {summary}", flush=True)
+    same = all(grades[m] == grades[modes[0]] for m in modes)
+    print(f"same grades in every mode: {'yes' if same else 'NO'}")
+    if "serial" in times and "local2" in times:
+        print(f"speed-up 1 → 2 local workers: {times['serial'] / times['local2']:.2f}× (goal ≥ 1.7×)")
+    if "local2" in times and "dask2" in times:
+        print(f"Dask overhead over 2 local workers: {100 * (times['dask2'] / times['local2'] - 1):+.1f} % "
+              "(goal ≤ 10 %)")
+    best = min(times.values())
+    if len(labs) == 5:
+        print(f"per student, all five labs, fastest mode: {best / args.students:.1f} s (goal ≤ 90 s)")
 
 
 if __name__ == "__main__":

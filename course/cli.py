@@ -30,17 +30,35 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_grade(args: argparse.Namespace) -> int:
     """Grade a folder of submissions; broken submissions are rows of the report, not failures of the command."""
     from .grader.batch import grade_folder
-    from .pipeline import find_root
+    from .pipeline import PipelineError, find_root
 
     root = find_root(args.root)
+    if args.workers < 1:
+        raise PipelineError(f"--workers must be at least 1 (got {args.workers})")
     grade_folder(root, Path(args.folder).resolve(), labs=args.lab or None, force=args.force, workers=args.workers,
-                 timeout=args.timeout, results_dir=Path(args.results).resolve() if args.results else None,
+                 scheduler=args.scheduler, timeout=args.timeout, results_dir=Path(args.results).resolve() if args.results else None,
                  csv_path=Path(args.csv).resolve() if args.csv else None)
     return 0
 
 
+def _cmd_collect(args: argparse.Namespace) -> int:
+    """Normalise an LMS export (a zip per student, or Canvas/Moodle-style flat files) into <student>/<lab>/."""
+    from .grader.collect import cli_collect
+
+    return cli_collect(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """The class report (HTML and JSON) from the stored results of `course grade`."""
+    from .grader.class_report import cli_report
+
+    return cli_report(args)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .grader.batch import grade_folder
+    from .grader.class_report import write_class_report
+    from .grader.store import load_results
     from .pipeline import check, find_root
 
     root = find_root(args.root)
@@ -52,8 +70,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"check: {len(report.lines)} ok, {len(report.problems)} problem(s)")
     print("== course demo: 2/2 grade the sample submissions in autograder/samples/ ==")
     # Its own results folder, regraded every time: the demo shows grading, and mixes nothing into real grades.
-    grade_folder(root, root / "autograder" / "samples", force=True,
-                 results_dir=root / "autograder" / ".demo" / "results")
+    demo = root / "autograder" / ".demo"
+    grade_folder(root, root / "autograder" / "samples", force=True, results_dir=demo / "results",
+                 feedback_dir=demo / "feedback_html")
+    results, problems = load_results(demo / "results")
+    html, _ = write_class_report(results, demo / "report" / "report.html", problems=problems)
+    print(f"class report of the samples: {html} (and {html.with_suffix('.json').name} beside it); "
+          f"feedback pages in {demo / 'feedback_html'}")
     print(f"\ndemo took {time.perf_counter() - t0:.0f} s")
     if not report.ok:
         print("check found problems:\n  - " + "\n  - ".join(report.problems))
@@ -121,10 +144,27 @@ def main(argv: list[str] | None = None) -> int:
                                      "(default: autograder/results)")
     p.add_argument("--force", action="store_true", help="regrade submissions whose stored result is up to date")
     p.add_argument("--lab", action="append", help="grade only this lab (repeatable; default: every lab)")
-    p.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="submissions graded at once on this machine, each in a process of its own (default 1)")
+    p.add_argument("--scheduler", default=os.environ.get("COURSE_DASK_SCHEDULER"),
+                   help="grade on a Dask cluster: the scheduler's address, e.g. tcp://host:8786 "
+                        "(default: $COURSE_DASK_SCHEDULER; none: this machine)")
     p.add_argument("--timeout", type=float, default=float(os.environ.get("COURSE_SUBMISSION_TIMEOUT", 900)),
                    help="seconds one submission may take (default 900)")
     p.set_defaults(func=_cmd_grade)
+
+    p = sub.add_parser("collect", help="normalise an LMS export (zips per student, or flat Canvas/Moodle files) "
+                                       "into DIR/<student>/<lab>/ for `course grade`")
+    p.add_argument("source", help="the export: a folder of per-student zips or of flat files, or one zip of either")
+    p.add_argument("--out", required=True, help="where to write <student>/<lab>/ (created)")
+    p.add_argument("--lab", action="append", help="only this lab (repeatable; default: every lab)")
+    p.add_argument("--force", action="store_true", help="replace submissions already in --out")
+    p.set_defaults(func=_cmd_collect)
+
+    p = sub.add_parser("report", help="the class report: score distributions, frequent failures, timing, limits")
+    p.add_argument("--results", help="stored results of `course grade` (default: autograder/results)")
+    p.add_argument("--out", help="the HTML report (default: autograder/report/report.html; JSON beside it)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("demo", help="check the labs, and grade the sample submissions")
     p.set_defaults(func=_cmd_demo)

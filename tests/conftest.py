@@ -42,7 +42,8 @@ def course_copy(tmp_path: Path) -> Path:
     skip_everywhere = {".git", "__pycache__", ".pytest_cache", ".venv", "build", "dist", ".ipynb_checkpoints",
                        "test-artifacts"}
     # nbgrader's working folders and the gradebook, but not the samples' own submitted/ folder.
-    skip_in_autograder = {"submitted", "autograded", "feedback", "gradebook.db", "grades.csv", "results", ".demo"}
+    skip_in_autograder = {"submitted", "autograded", "feedback", "feedback_html", "report", "gradebook.db", "grades.csv",
+                          "results", ".demo"}
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         here = Path(folder).resolve()

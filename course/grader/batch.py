@@ -1,8 +1,10 @@
 """Grading a folder of submissions: ``course grade DIR``.
 
-For each ``<student>/<lab>/``: take it in (a scratch copy, the notebook read) → skip it when its stored result is
-up to date → grade it with the engine → store the result atomically → write it to nbgrader's gradebook and an
-autograded notebook → next. At the end ``grades.csv`` and ``grades.json`` are regenerated from every stored result.
+For each ``<student>/<lab>/``: skip it when its stored result is up to date → take it in (a scratch copy, the
+notebook read) and grade it with the engine, here, in child processes or on a Dask cluster (:mod:`.pools`) → as
+each result arrives, this process alone stores it atomically and writes it to nbgrader's gradebook, an autograded
+notebook and a feedback page. At the end ``grades.csv`` and ``grades.json`` are regenerated from every stored
+result, so they are the same whatever order the results arrived in.
 
 Nothing a submission holds can stop the batch: every failure becomes that submission's result ("error: ...",
 0 points), and a batch killed midway loses only the submission it was grading; run it again to resume.
@@ -12,19 +14,15 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import pickle
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol
 
 from .intake import (Caps, Submission, copy_submission, digest, find_submissions, load_submission_notebook,
                      safe_name, scratch_folder, submission_timestamp)
+from .one import _first_line
 from .results import SubmissionResult, TestResult
 from .store import needs_grading, read_result, remove_stale_temporaries, result_path, write_result
 
@@ -55,106 +53,52 @@ def grader_key(root: Path, lab: str) -> str:
     return h.hexdigest()[:16]
 
 
-@dataclass
-class _Job:
-    root: Path
-    sub: Submission
-    lab: str
-    max_scores: dict[str, float]
-    path: Path
-    digest: str
-    key: str
-    timeout: float
-    grade_one: GradeOne | None
-    caps: Caps
-
-
-def _first_line(exc: BaseException) -> str:
-    text = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
-    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
-
-
-def _zero(job: _Job, status: str, why: str) -> SubmissionResult:
-    return SubmissionResult(job.sub.student, job.lab, [TestResult(g, 0.0, p, why) for g, p in job.max_scores.items()],
-                            status=status)
-
-
-def _engine(root: Path, lab: str, folder: Path, *, student: str, timeout: float) -> SubmissionResult:
-    from .engine import grade_submission
-
-    return grade_submission(root, lab, folder, student=student, timeout=timeout)
-
-
-def _grade(job: _Job) -> tuple[SubmissionResult, Any]:
-    """Intake, engine, store: one submission, start to end. Never raises for anything the submission holds."""
-    import nbformat
-
-    t0 = time.monotonic()
-    notes: list[str] = []
-    nb = None
-    try:
-        with scratch_folder() as tmp:
-            folder = tmp / "submission"
-            notes += copy_submission(job.sub.path, folder, job.caps)
-            loaded = load_submission_notebook(folder, job.lab)
-            notes += loaded.notes
-            nb = loaded.nb
-            if nb is None:
-                result = _zero(job, f"error: {loaded.reason}", loaded.reason)
-            else:
-                if loaded.changed:
-                    nbformat.write(nb, folder / f"{job.lab}.ipynb")
-                try:
-                    result = (job.grade_one or _engine)(job.root, job.lab, folder, student=job.sub.student,
-                                                        timeout=job.timeout)
-                    if not isinstance(result, SubmissionResult):
-                        raise TypeError(f"the grader returned {type(result).__name__}, not a SubmissionResult")
-                except (Exception, SystemExit) as exc:  # noqa: BLE001 - one submission's failure is its own
-                    result = _zero(job, f"error: {_first_line(exc)}", f"not graded: {_first_line(exc)}")
-    except Exception as exc:  # noqa: BLE001 - e.g. the scratch disk is full
-        result = _zero(job, f"error: {_first_line(exc)}", f"not graded: {_first_line(exc)}")
-    result = _complete(result, job, notes, time.monotonic() - t0)
-    write_result(job.path, result, grader_key=job.key)
-    return result, nb
-
-
-def _complete(result: SubmissionResult, job: _Job, notes: list[str], seconds: float) -> SubmissionResult:
+def _complete(result: SubmissionResult, sub: Submission, max_scores: dict[str, float], fingerprint: str,
+              notes: list[str]) -> SubmissionResult:
     """Who, what, and a verdict (within 0..max) for every grade id of the lab, whatever the engine returned."""
-    result.student, result.lab, result.digest = job.sub.student, job.lab, job.digest
+    result.student, result.lab, result.digest = sub.student, sub.lab, fingerprint
     given = {t.grade_id: t for t in result.tests}
     tests = []
-    for gid, points in job.max_scores.items():
+    for gid, points in max_scores.items():
         t = given.pop(gid, None) or TestResult(gid, 0.0, points, "not graded: the grader gave no verdict")
         score = float(t.score) if isinstance(t.score, (int, float)) and math.isfinite(t.score) else 0.0
         tests.append(TestResult(gid, min(max(score, 0.0), points), points, str(t.message or "")))
     result.tests = tests + list(given.values())
     result.notes = list(dict.fromkeys([*notes, *result.notes]))
-    result.seconds = result.seconds or seconds
     return result
 
 
 def grade_folder(root: Path, folder: Path, *, labs: Sequence[str] | None = None, force: bool = False,
-                 workers: int = 1, timeout: float = 900.0, results_dir: Path | None = None,
-                 csv_path: Path | None = None, json_path: Path | None = None, db_url: str | None = None,
-                 gradebook: bool = True, autograded_dir: Path | None = None, grade_one: GradeOne | None = None,
-                 caps: Caps = Caps(), log: Callable[[str], None] = print) -> list[SubmissionResult]:
+                 workers: int = 1, scheduler: str | None = None, timeout: float = 900.0,
+                 results_dir: Path | None = None, csv_path: Path | None = None, json_path: Path | None = None,
+                 db_url: str | None = None, gradebook: bool = True, autograded_dir: Path | None = None,
+                 feedback_dir: Path | None = None, grade_one: GradeOne | None = None, caps: Caps = Caps(),
+                 log: Callable[[str], None] = print) -> list[SubmissionResult]:
     """Grade every ``<student>/<lab>/`` under ``folder`` (or ``folder/submitted``); this batch's results.
 
-    Results are stored in ``results_dir`` (default ``autograder/results``) as they come; up-to-date ones are not
-    regraded unless ``force``. ``grades.csv`` (``csv_path``, default ``autograder/grades.csv``) and
-    ``grades.json`` (default ``<results_dir>/grades.json``) are regenerated from all stored results at the end.
-    ``grade_one`` replaces the engine (tests); ``gradebook=False`` skips the gradebook and autograded notebooks.
+    ``workers`` > 1 grades that many submissions at once in child processes; ``scheduler`` (``tcp://host:port``)
+    grades them on a Dask cluster instead. Either way this process alone writes what follows from a result, in
+    the order results arrive: the stored result (``results_dir``, default ``autograder/results``), the
+    gradebook, the autograded notebook and the feedback page (``feedback_dir``, default
+    ``autograder/feedback_html``). Up-to-date results are not regraded unless ``force``. ``grades.csv``
+    (``csv_path``, default ``autograder/grades.csv``) and ``grades.json`` (default ``<results_dir>/grades.json``)
+    are regenerated from all stored results at the end. ``grade_one`` replaces the engine (tests; it must be an
+    importable function for workers > 1 or a scheduler); ``gradebook=False`` skips the gradebook and autograded
+    notebooks.
     """
     from tqdm.auto import tqdm
 
     from ..pipeline import PipelineError, lab_ids
+    from .feedback import write_feedback
     from .gradebook import GradebookWriter, write_autograded
+    from .pools import Done, InProcess, Task, make_pool
     from .report import format_table, regenerate
 
     root = Path(root).resolve()
     results_dir = Path(results_dir or root / "autograder" / "results").resolve()
     csv_path = Path(csv_path or root / "autograder" / "grades.csv").resolve()
     autograded_dir = Path(autograded_dir or os.environ.get("COURSE_AUTOGRADED") or root / "autograder" / "autograded")
+    feedback_dir = Path(feedback_dir or root / "autograder" / "feedback_html").resolve()
     known = lab_ids(root)
     if labs:
         unknown = [lab for lab in labs if lab not in known]
@@ -174,21 +118,28 @@ def grade_folder(root: Path, folder: Path, *, labs: Sequence[str] | None = None,
         writer.log = emit
     results: dict[int, SubmissionResult] = {}
     t0, graded = time.monotonic(), 0
+    counts = {"graded": 0, "up to date": 0, "errors": 0, "lost by the grader": 0}
 
     def export(result: SubmissionResult, nb: Any, path: Path, sub: Submission) -> None:
-        """Gradebook and autograded notebook; the stored result says when both have it."""
+        """Feedback page, gradebook and autograded notebook; the stored result says when the last two have it."""
+        try:
+            write_feedback(result, feedback_dir)
+        except Exception as exc:  # noqa: BLE001 - the grade is stored; feedback can be made again
+            emit(f"grade: {result.student}/{result.lab}: no feedback page: {_first_line(exc)}")
         stamp = submission_timestamp(sub.path)
         if writer is None or not writer.write(result, stamp):
             return
         try:
             write_autograded(root, result, nb, autograded_dir, stamp)
-        except Exception as exc:  # noqa: BLE001 - the grade is stored; feedback can be made again
+        except Exception as exc:  # noqa: BLE001
             emit(f"grade: {result.student}/{result.lab}: no autograded notebook: {_first_line(exc)}")
             return
         write_result(path, result, exported=True, grader_key=keys.get(result.lab, ""))
 
     def done(i: int, result: SubmissionResult, what: str) -> None:
         results[i] = result
+        if result.status != "ok":
+            counts["errors"] += 1
         bar.update(1)
         eta = ""
         if graded and len(results) < len(subs):
@@ -197,7 +148,8 @@ def grade_folder(root: Path, folder: Path, *, labs: Sequence[str] | None = None,
         emit(f"grade [{len(results)}/{len(subs)}{eta}] {result.student}/{result.lab}: "
              f"{result.total:g}/{result.max_total:g} ({' '.join(result.status.split())[:160]}){what}")
 
-    jobs: dict[int, _Job] = {}
+    tasks: list[Task] = []
+    where: dict[int, tuple[Submission, Path, str]] = {}
     for i, sub in enumerate(subs):
         if sub.lab not in maxes or sub.problem:
             lab_folder = sub.lab if sub.lab in maxes else safe_name(sub.lab_raw)
@@ -219,30 +171,35 @@ def grade_folder(root: Path, folder: Path, *, labs: Sequence[str] | None = None,
                         export(stored.result, load_submission_notebook(tmp / "s", sub.lab).nb, path, sub)
                 except OSError as exc:
                     emit(f"grade: {sub.student}/{sub.lab}: not exported: {_first_line(exc)}")
+            counts["up to date"] += 1
             done(i, stored.result, " — up to date, not regraded")
             continue
-        jobs[i] = _Job(root, sub, sub.lab, maxes[sub.lab], path, fingerprint, keys[sub.lab], timeout, grade_one, caps)
+        where[i] = (sub, path, fingerprint)
+        tasks.append(Task(i, root, sub.lab, sub.student, sub.path, timeout, caps, keys[sub.lab], grade_one))
 
-    def finish(i: int, result: SubmissionResult, nb: Any) -> None:
+    def finish(d: Done) -> None:
         nonlocal graded
         graded += 1
-        export(result, nb, jobs[i].path, jobs[i].sub)
-        done(i, result, f" in {result.seconds:.0f} s")
+        sub, path, fingerprint = where[d.index]
+        result = _complete(d.result, sub, maxes[sub.lab], fingerprint, d.notes)
+        write_result(path, result, grader_key=keys[sub.lab], transient=d.transient)
+        if d.transient:
+            counts["lost by the grader"] += 1
+        else:
+            counts["graded"] += 1
+            export(result, d.nb, path, sub)
+        done(d.index, result, f" in {result.seconds:.0f} s" + (f" on {d.where}" if scheduler and d.where else ""))
 
-    pending = dict(jobs)
-    if workers > 1 and len(pending) > 1 and _picklable(grade_one):
-        try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(_grade, job): i for i, job in pending.items()}
-                for future in as_completed(futures):
-                    i = futures[future]
-                    result, nb = future.result()
-                    del pending[i]
-                    finish(i, result, nb)
-        except BrokenProcessPool:
-            emit(f"grade: a grading worker died; grading the {len(pending)} remaining submission(s) one by one")
-    for i, job in sorted(pending.items()):
-        finish(i, *_grade(job))
+    pool = InProcess()
+    if tasks:
+        if grade_one is not None and (workers > 1 or scheduler) and not _nameable(grade_one):
+            emit("grade: this grading function cannot run in another process; grading in this process")
+        else:
+            pool = make_pool(workers, scheduler)
+        if len(tasks) > 1 or scheduler:
+            emit(f"grade: {len(tasks)} submission(s) to grade, {pool.description}")
+    for d in pool.run(tasks):
+        finish(d)
     bar.close()
 
     ordered = [results[i] for i in range(len(subs))]
@@ -252,14 +209,22 @@ def grade_folder(root: Path, folder: Path, *, labs: Sequence[str] | None = None,
     log(format_table(ordered, known))
     if writer is not None and writer.broken:
         log("grade: the gradebook was not written (see above); grades.csv and grades.json have every grade")
+    took = time.monotonic() - t0
+    per = f", {took / counts['graded']:.1f} s per graded submission" if counts["graded"] else ""
+    log(f"grade: {len(ordered)} submission(s): {counts['graded']} graded, {counts['up to date']} up to date, "
+        f"{counts['errors']} with errors" + (f", {counts['lost by the grader']} lost by the grader (graded again "
+                                            "on the next run)" if counts["lost by the grader"] else "")
+        + f"; {took:.0f} s in all{per}")
     log(f"grades written to {csv_path} ({len(ordered)} submission(s) in this batch; all stored results in "
-        f"{results_dir})")
+        f"{results_dir}); feedback pages in {feedback_dir}")
     return ordered
 
 
-def _picklable(fn: object) -> bool:
+def _nameable(fn: object) -> bool:
+    from .one import engine_spec
+
     try:
-        pickle.dumps(fn)
+        engine_spec(fn)  # type: ignore[arg-type]
         return True
-    except Exception:  # noqa: BLE001
+    except ValueError:
         return False

@@ -23,7 +23,7 @@ from typing import Any
 from .results import SubmissionResult, TestResult
 from .store import atomic_write
 
-__all__ = ["default_db_url", "ensure_assignment", "GradebookWriter", "task_label", "verdict_line",
+__all__ = ["default_db_url", "with_driver", "ensure_assignment", "GradebookWriter", "task_label", "verdict_line",
            "autograded_notebook", "write_autograded"]
 
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.S | re.M)
@@ -31,11 +31,24 @@ _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TES
 
 def default_db_url(root: Path) -> str:
     """``COURSE_DB_URL``, else the sqlite gradebook ``<root>/autograder/gradebook.db``."""
-    return os.environ.get("COURSE_DB_URL") or "sqlite:///" + str(Path(root) / "autograder" / "gradebook.db")
+    return with_driver(os.environ.get("COURSE_DB_URL") or "sqlite:///" + str(Path(root) / "autograder" / "gradebook.db"))
+
+
+def with_driver(db_url: str) -> str:
+    """``postgresql://...`` as ``postgresql+psycopg://...``: the driver the instructor extra installs (psycopg 3).
+
+    SQLAlchemy 2.0 would otherwise look for psycopg2 (2.1 picks psycopg itself); any other URL is left alone.
+    """
+    if db_url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + db_url.split("://", 1)[1]
+    return db_url
 
 
 def _where(db_url: str) -> str:
-    return db_url[len("sqlite:///"):] if db_url.startswith("sqlite:///") else db_url
+    """Where the gradebook is, for messages: a sqlite file's path, or the URL without its password."""
+    if db_url.startswith("sqlite:///"):
+        return db_url[len("sqlite:///"):]
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", db_url)
 
 
 def _tools_on_path() -> None:
@@ -98,7 +111,7 @@ class GradebookWriter:
                  learn: Callable[[Path, str, str, Iterable[str]], None] = ensure_assignment,
                  log: Callable[[str], None] = print) -> None:
         self.root = Path(root)
-        self.db_url = db_url or default_db_url(self.root)
+        self.db_url = with_driver(db_url) if db_url else default_db_url(self.root)
         self.csv_path = csv_path
         self.learn = learn
         self.log = log

@@ -62,12 +62,16 @@ class StoredResult:
     result: SubmissionResult
     exported: bool = False
     grader_key: str = ""
+    transient: bool = False     # not the submission's fault (a cluster worker lost it): graded again next run
 
 
-def write_result(path: Path, result: SubmissionResult, *, exported: bool = False, grader_key: str = "") -> Path:
-    """Store ``result`` at ``path`` atomically."""
+def write_result(path: Path, result: SubmissionResult, *, exported: bool = False, grader_key: str = "",
+                 transient: bool = False) -> Path:
+    """Store ``result`` at ``path`` atomically; a ``transient`` one is regraded by the next batch."""
     doc: dict[str, Any] = {"format": FORMAT, "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                            "exported": exported, "grader_key": grader_key, "result": result.as_dict()}
+    if transient:
+        doc["transient"] = True
     return atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
 
 
@@ -83,7 +87,8 @@ def read_result(path: Path) -> StoredResult:
         result = SubmissionResult.from_dict(doc["result"])
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: a damaged grading result ({exc})") from exc
-    return StoredResult(result, bool(doc.get("exported")), str(doc.get("grader_key") or ""))
+    return StoredResult(result, bool(doc.get("exported")), str(doc.get("grader_key") or ""),
+                        bool(doc.get("transient")))
 
 
 def load_results(results_dir: Path) -> tuple[list[SubmissionResult], list[str]]:
@@ -104,7 +109,8 @@ def load_results(results_dir: Path) -> tuple[list[SubmissionResult], list[str]]:
 
 
 def needs_grading(path: Path, digest: str, force: bool = False, *, grader_key: str | None = None) -> bool:
-    """Whether a submission must be (re)graded: forced, never graded, changed since, or graded by another grader.
+    """Whether a submission must be (re)graded: forced, never graded, changed since, graded by another grader,
+    or not graded for a reason of the grader's own (a transient result).
 
     ``grader_key`` fingerprints the grader (solution and judges of the lab); a result stored under another key is
     regraded, so fixing a judge regrades everyone. A result that cannot be read is regraded.
@@ -115,7 +121,7 @@ def needs_grading(path: Path, digest: str, force: bool = False, *, grader_key: s
         stored = read_result(path)
     except ValueError:
         return True
-    if stored.result.digest != digest:
+    if stored.result.digest != digest or stored.transient:
         return True
     return grader_key is not None and stored.grader_key != grader_key
 

@@ -5,7 +5,9 @@ Importable by name (tests, spawned worker processes, and the kill -9 subprocess 
 The mini lab ``lab9_mini`` has tests 9_1 (2 points, answered in cell 9_1_code), 9_2 (3 points) and
 9_2_extra (1 point), both answered in 9_2_code. The fake engine gives a test full points when the student's
 answer cell holds ``# OK``, raises when the notebook holds ``RAISE``, sleeps ``FAKE_DELAY`` seconds, appends
-``<student>/<lab>`` to the file ``FAKE_CALLS`` for every call, and notes any file holding ``SECRET``.
+``<student>/<lab>`` to the file ``FAKE_CALLS`` for every call (and ``<start> <end> <pid>`` to ``FAKE_SPANS``
+when it is set), and notes any file holding ``SECRET``. A notebook holding ``DIE`` ends the grading process
+(``os._exit(9)``), one holding ``HANG`` never returns: only for tests that grade in child processes.
 """
 from __future__ import annotations
 
@@ -114,6 +116,7 @@ def grade_one(root: Path, lab: str, folder: Path, *, student: str, timeout: floa
     if calls:
         with open(calls, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(student) + "/" + lab + "\n")
+    start = time.time()
     time.sleep(float(os.environ.get("FAKE_DELAY", "0")))
     notes = []
     for path in Path(folder).rglob("*"):
@@ -123,6 +126,14 @@ def grade_one(root: Path, lab: str, folder: Path, *, student: str, timeout: floa
     text = "\n".join(c.source for c in nb.cells)
     if "RAISE" in text:
         raise RuntimeError("boom from the engine\nsecond line")
+    if "DIE" in text:
+        os._exit(9)
+    while "HANG" in text:
+        time.sleep(1)
+    spans = os.environ.get("FAKE_SPANS")
+    if spans:
+        with open(spans, "a", encoding="utf-8") as fh:
+            fh.write(f"{start} {time.time()} {os.getpid()}\n")
     answers = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
     tests = []
     for gid, points in POINTS.items():
@@ -140,3 +151,9 @@ def bytes_folder_or_skip(folder: Path, name: bytes) -> None:
         os.makedirs(os.path.join(os.fsencode(folder), name))
     except OSError as exc:
         pytest.skip(f"this file system refuses non-UTF-8 names: {exc}")
+
+
+def set_env(name: str, value: str) -> None:
+    """Set a variable in this process's environment (for ``client.run`` on Dask workers: a bound method of
+    ``os.environ`` would be pickled with a copy of the mapping, and set nothing there)."""
+    os.environ[name] = value

@@ -259,9 +259,9 @@ def test_kill_9_midway_then_resume(course_root, tmp_path, calls) -> None:
 
 def test_the_cli_grades_resumes_and_forces(course_root, submissions, tmp_path, monkeypatch, calls, db_url) -> None:
     from course import cli
-    from course.grader import batch
+    from course.grader import one
 
-    monkeypatch.setattr(batch, "_engine", grade_one)
+    monkeypatch.setattr(one, "load_engine", lambda spec: grade_one)
     monkeypatch.setenv("COURSE_DB_URL", db_url)
     monkeypatch.setenv("COURSE_AUTOGRADED", str(tmp_path / "ag"))
     args = ["--root", str(course_root), "grade", str(submissions), "--results", str(tmp_path / "r"),

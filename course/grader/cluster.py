@@ -1,0 +1,198 @@
+"""Grading on Dask distributed: ``course grade DIR --scheduler tcp://host:8786``.
+
+The instructor's machine (the *client*) takes each submission in, packs its capped scratch copy as a tar, and
+sends it as one Dask task, :func:`grade_task`. On a worker, that task unpacks it into a temporary folder and runs
+the sandboxed one-submission grader as a **child process** (``python -m course.grader.one``), never inside the
+worker's own process: a kernel, a crash or a leak of one submission cannot take the worker with it, and the
+sandbox's cgroups and namespaces belong to that child. The result comes back as plain data, and the client alone
+writes it (results, gradebook, feedback).
+
+A worker that dies (killed, OOM, its node lost) loses its running tasks; the scheduler gives them to another
+worker (``distributed.scheduler.allowed-failures``, 3 by default). A task that still fails is stored as a
+*transient* result: the next ``course grade`` grades it again.
+
+Every worker needs the course checkout (``COURSE_ROOT``, else the client's path) at the same version as the
+client: a task whose worker's solution or judges differ refuses to grade (the grader keys must match), and its
+submission is graded again on the next run. ``COURSE_DATA`` on the worker, else the client's, is the data root.
+"""
+from __future__ import annotations
+
+import io
+import os
+import socket
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .results import SubmissionResult
+
+__all__ = ["connect", "pack_folder", "unpack_folder", "grade_task", "run_on_cluster", "GraderMismatch"]
+
+
+class GraderMismatch(RuntimeError):
+    """The worker's course checkout would grade a lab differently from the client's."""
+
+
+def connect(address: str, *, timeout: float = 30.0):
+    """A ``distributed.Client`` for the scheduler at ``address``; ``PipelineError`` saying why when it fails."""
+    from ..pipeline import PipelineError
+
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise PipelineError("grading on Dask needs `distributed` (pip install 'course[instructor]')") from exc
+    try:
+        return Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise PipelineError(f"cannot reach the Dask scheduler at {address} within {timeout:.0f} s ({exc}); "
+                            "is `dask scheduler` running there, and is the port open?") from exc
+
+
+def pack_folder(folder: Path) -> bytes:
+    """The regular files and folders under ``folder`` as an uncompressed tar (a scratch copy holds no links)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_symlink() or not (path.is_file() or path.is_dir()):
+                continue
+            tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+    return buf.getvalue()
+
+
+def unpack_folder(data: bytes, dest: Path) -> Path:
+    """Unpack a :func:`pack_folder` tar into ``dest``: regular files and folders only, nothing outside ``dest``."""
+    dest = Path(dest).resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        for member in tar.getmembers():
+            target = (dest / member.name).resolve()
+            if not target.is_relative_to(dest) or not (member.isfile() or member.isdir()):
+                raise ValueError(f"a packed submission holds {member.name!r}, which is not a file inside it")
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            src = tar.extractfile(member)
+            if src is None:
+                raise ValueError(f"a packed submission's {member.name!r} cannot be read")
+            with src, open(target, "wb") as out:
+                while chunk := src.read(2 ** 20):
+                    out.write(chunk)
+    return dest
+
+
+def _worker_threads(default: int) -> int:
+    """torch threads for one grader here: ``COURSE_GRADER_THREADS``, else this machine's cores over its slots."""
+    if os.environ.get("COURSE_GRADER_THREADS"):
+        return max(1, int(os.environ["COURSE_GRADER_THREADS"]))
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        state = getattr(worker, "state", worker)
+        slots = int(getattr(state, "nthreads", 1) or 1)
+    except (ImportError, ValueError):
+        slots = 1
+    return max(1, default or (os.cpu_count() or 1) // slots)
+
+
+def grade_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """The Dask task: grade one packed submission in a child process; the result as plain data.
+
+    ``payload``: ``root``, ``lab``, ``student``, ``timeout``, ``key`` (the client's grader key of the lab),
+    ``files`` (the :func:`pack_folder` tar), and optionally ``engine``, ``data`` (the client's data root),
+    ``threads``. Raises :class:`GraderMismatch` when this worker's checkout would grade differently.
+    """
+    from .batch import grader_key
+    from .one import run_one
+
+    root = Path(os.environ.get("COURSE_ROOT") or payload["root"]).resolve()
+    lab = payload["lab"]
+    here = socket.gethostname()
+    try:
+        key = grader_key(root, lab)
+    except OSError as exc:
+        raise GraderMismatch(f"worker {here}: no course checkout with {lab} at {root} ({exc}); set COURSE_ROOT "
+                             "on the workers") from exc
+    if key != payload["key"]:
+        raise GraderMismatch(f"worker {here}: the checkout at {root} grades {lab} differently (grader key {key}, "
+                             f"the client's {payload['key']}): update it to the client's version")
+    env = {} if os.environ.get("COURSE_DATA") or not payload.get("data") else {"COURSE_DATA": payload["data"]}
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="course-dask-") as tmp:
+        folder = unpack_folder(payload["files"], Path(tmp) / "submission")
+        result = run_one(root, lab, folder, student=payload["student"], timeout=float(payload["timeout"]),
+                         engine=payload.get("engine"), threads=_worker_threads(int(payload.get("threads") or 0)),
+                         env=env)
+    return {"result": result.as_dict(), "worker": here, "pid": os.getpid(), "seconds": time.monotonic() - t0}
+
+
+def _slots(client) -> int:
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # noqa: BLE001
+        return 1
+
+
+def run_on_cluster(client, tasks: list) -> Iterator:
+    """Send ``tasks`` (``pools.Task``) to the cluster, a window of them at a time; yield a ``pools.Done`` each.
+
+    Only the submissions in flight are held here (packed), so a class of any size fits in the client's memory.
+    """
+    from distributed import as_completed
+
+    from ..data import data_root
+    from .engine import prepare_datasets
+    from .one import _first_line, _zero, engine_spec
+    from .pools import Done, taken_in
+
+    data = str(data_root())
+    for lab in sorted({t.lab for t in tasks}):     # the client's own cache too: it reads data in the judges
+        prepare_datasets(lab, Path(data))
+    window = 2 * _slots(client) + 2
+    queue = list(tasks)
+    inflight: dict[Any, tuple[Any, Any, list[str], float]] = {}
+    done_iter = as_completed([], loop=client.loop, with_results=False)
+
+    def submit_next() -> None:
+        task = queue.pop(0)
+        t0 = time.monotonic()
+        try:
+            with taken_in(task) as (folder, nb, notes):
+                payload = {"root": str(task.root), "lab": task.lab, "student": task.student,
+                           "timeout": task.timeout, "key": task.grader_key, "files": pack_folder(folder),
+                           "engine": engine_spec(task.grade_one), "data": data}
+        except Exception as exc:  # noqa: BLE001 - the submission cannot be taken in: its row says why
+            result = _zero(task.root, task.lab, task.student, f"error: {_first_line(exc)}",
+                           f"not graded: {_first_line(exc)}")
+            finished.append(Done(task.index, result))
+            return
+        future = client.submit(grade_task, payload, pure=False,
+                               key=f"grade-{task.lab}-{task.index}-{os.urandom(4).hex()}")
+        inflight[future] = (task, nb, notes, t0)
+        done_iter.add(future)
+
+    finished: list = []
+    while queue or inflight:
+        while queue and len(inflight) < window:
+            submit_next()
+        yield from finished
+        finished.clear()
+        if not inflight:
+            continue
+        future = next(done_iter)
+        task, nb, notes, t0 = inflight.pop(future)
+        try:
+            answer = future.result()
+            result = SubmissionResult.from_dict(answer["result"])
+            done = Done(task.index, result, nb, notes, where=f"{answer['worker']} (pid {answer['pid']})")
+        except Exception as exc:  # noqa: BLE001 - lost workers, a mismatched checkout: the grader's, not theirs
+            why = f"not graded on the cluster: {_first_line(exc)}; it is graded again on the next run"
+            result = _zero(task.root, task.lab, task.student, f"error: {why}", why)
+            result.seconds = time.monotonic() - t0
+            done = Done(task.index, result, nb, notes, transient=True)
+        future.release()
+        yield done

@@ -1,0 +1,143 @@
+"""Where submissions are graded: in this process, in child processes on this machine, or on a Dask cluster.
+
+Every pool takes the same :class:`Task` list and yields a :class:`Done` per task as it finishes, in any order;
+the batch (:mod:`course.grader.batch`) is the single writer of results, gradebook and feedback. Each pool takes
+a submission in the same way (a capped scratch copy, the notebook read for the autograded copy before any student
+code can touch it) and, but for the in-process one, grades it with the same program,
+``python -m course.grader.one``, so a grader that crashes or hangs costs one submission only.
+
+* :class:`InProcess` — ``--workers 1``: the engine in this process.
+* :class:`Subprocesses` — ``--workers N``: N child processes at a time, each with its share of the cores.
+* :class:`DaskPool` — ``--scheduler tcp://host:8786``: one Dask task per submission (see
+  :mod:`course.grader.cluster`); a task lost with its worker is run again elsewhere by the scheduler.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .intake import Caps, copy_submission, load_submission_notebook, scratch_folder
+from .one import _first_line, _zero, engine_spec, grade_copied, run_one
+from .results import SubmissionResult
+
+__all__ = ["Task", "Done", "InProcess", "Subprocesses", "DaskPool", "make_pool"]
+
+
+@dataclass
+class Task:
+    """One submission to grade: which lab, whose, where it was handed in, and how."""
+
+    index: int
+    root: Path
+    lab: str
+    student: str
+    source: Path
+    timeout: float
+    caps: Caps
+    grader_key: str
+    grade_one: Callable[..., SubmissionResult] | None = None
+
+
+@dataclass
+class Done:
+    """A task's outcome: the result, the notebook as handed in (None when unreadable), the intake's notes."""
+
+    index: int
+    result: SubmissionResult
+    nb: Any = None
+    notes: list[str] = field(default_factory=list)
+    transient: bool = False      # the grader's fault, not the submission's: grade it again next run
+    where: str = ""
+
+
+@contextlib.contextmanager
+def taken_in(task: Task) -> Iterator[tuple[Path, Any, list[str]]]:
+    """A scratch copy of the submission, its notebook as read before grading, and the intake's notes."""
+    with scratch_folder() as tmp:
+        folder = tmp / "submission"
+        notes = copy_submission(task.source, folder, task.caps)
+        yield folder, load_submission_notebook(folder, task.lab).nb, notes
+
+
+def _failed(task: Task, exc: BaseException, t0: float) -> Done:
+    result = _zero(task.root, task.lab, task.student, f"error: {_first_line(exc)}", f"not graded: {_first_line(exc)}")
+    result.seconds = time.monotonic() - t0
+    return Done(task.index, result)
+
+
+class InProcess:
+    """One submission after the other, in this process (``--workers 1``)."""
+
+    description = "in this process"
+
+    def run(self, tasks: list[Task]) -> Iterator[Done]:
+        for task in tasks:
+            t0 = time.monotonic()
+            try:
+                with taken_in(task) as (folder, nb, notes):
+                    result = grade_copied(task.root, task.lab, folder, student=task.student, timeout=task.timeout,
+                                          grade_one=task.grade_one)
+            except Exception as exc:  # noqa: BLE001 - e.g. the scratch disk is full: this submission's row says so
+                yield _failed(task, exc, t0)
+                continue
+            result.seconds = result.seconds or time.monotonic() - t0
+            yield Done(task.index, result, nb, notes, where="local")
+
+
+class Subprocesses:
+    """``workers`` submissions at a time, each graded by a child process (``python -m course.grader.one``)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = max(1, int(workers))
+        self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        self.description = f"{self.workers} local grading processes ({self.threads} torch thread(s) each)"
+
+    def _one(self, task: Task) -> Done:
+        t0 = time.monotonic()
+        try:
+            with taken_in(task) as (folder, nb, notes):
+                result = run_one(task.root, task.lab, folder, student=task.student, timeout=task.timeout,
+                                 engine=engine_spec(task.grade_one), threads=self.threads)
+        except Exception as exc:  # noqa: BLE001
+            return _failed(task, exc, t0)
+        result.seconds = result.seconds or time.monotonic() - t0
+        return Done(task.index, result, nb, notes, where="local")
+
+    def run(self, tasks: list[Task]) -> Iterator[Done]:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="grade") as pool:
+            futures = [pool.submit(self._one, task) for task in tasks]
+            for future in as_completed(futures):
+                yield future.result()
+
+
+class DaskPool:
+    """One Dask task per submission on the cluster whose scheduler is at ``address`` (see ``cluster``)."""
+
+    def __init__(self, address: str, *, connect_timeout: float = 30.0) -> None:
+        from .cluster import connect
+
+        self.address = address
+        self.client = connect(address, timeout=connect_timeout)
+        self.description = f"Dask scheduler {address}"
+
+    def run(self, tasks: list[Task]) -> Iterator[Done]:
+        from .cluster import run_on_cluster
+
+        try:
+            yield from run_on_cluster(self.client, tasks)
+        finally:
+            with contextlib.suppress(Exception):
+                self.client.close()
+
+
+def make_pool(workers: int = 1, scheduler: str | None = None) -> InProcess | Subprocesses | DaskPool:
+    """The pool for ``--workers``/``--scheduler``: Dask when a scheduler is named, else processes here."""
+    if scheduler:
+        return DaskPool(scheduler)
+    return Subprocesses(workers) if workers > 1 else InProcess()

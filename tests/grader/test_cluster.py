@@ -1,0 +1,162 @@
+"""Grading on Dask distributed, on a ``LocalCluster`` on loopback: the same grades as here, one writer, a worker
+killed midway loses nothing, and a worker whose checkout differs refuses to grade.
+
+Each Dask task runs the one-submission grader as a child process of its worker (``python -m course.grader.one``,
+with the fake engine): the tests check that, too.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fake_engine import LAB, POINTS, set_env, student_notebook, write_submission
+from test_parallel import _grade, class_of, comparable, gradebook_scores
+
+from course.grader.cluster import pack_folder, unpack_folder
+from course.grader.store import read_result
+from course.pipeline import PipelineError
+
+distributed = pytest.importorskip("distributed", reason="grading on Dask needs `distributed` (course[instructor])")
+
+FULL = sum(POINTS.values())
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cluster(tmp_path, monkeypatch, calls):
+    """Two single-threaded worker processes (with nannies, which restart a killed worker) on 127.0.0.1.
+
+    The fake engine's settings are in the environment before the workers start: their grading children
+    inherit the workers' environment, not this process's.
+    """
+    from distributed import Client, LocalCluster
+
+    monkeypatch.setenv("FAKE_DELAY", "1.5")
+    monkeypatch.setenv("FAKE_SPANS", str(tmp_path / "spans.txt"))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=logging.ERROR) as lc, Client(lc) as client:
+        yield lc, client
+
+
+def test_the_cluster_gives_exactly_the_local_grades(course_root, tmp_path, cluster, db_url) -> None:
+    lc, client = cluster
+    folder = class_of(tmp_path / "in", n=4)
+    local = _grade(course_root, folder, tmp_path / "local", workers=2)
+    (tmp_path / "spans.txt").unlink()
+    lines: list[str] = []
+    remote = _grade(course_root, folder, tmp_path / "dask", scheduler=lc.scheduler_address, log=lines.append,
+                    db_url=db_url, gradebook=True, autograded_dir=tmp_path / "ag")
+    assert [(r.student, r.total, r.status) for r in remote] == [(r.student, r.total, r.status) for r in local]
+    assert comparable(tmp_path / "dask") == comparable(tmp_path / "local")
+    assert len(gradebook_scores(db_url)) == 5 * len(POINTS)              # the client wrote every grade
+    # Every grade came from a child process of a worker, not from a worker itself, nor from this process.
+    workers = set(client.run(os.getpid).values())
+    graders = {int(ln.split()[2]) for ln in (tmp_path / "spans.txt").read_text().splitlines()}
+    assert len(graders) == 4 and not graders & (workers | {os.getpid()})
+    assert any(f"Dask scheduler {lc.scheduler_address}" in ln for ln in lines)
+    assert sum(" on " in ln and "(pid " in ln for ln in lines if ln.startswith("grade [")) == 5
+
+
+def test_a_worker_killed_midway_loses_no_grade(course_root, tmp_path, cluster, calls, db_url) -> None:
+    lc, client = cluster
+    folder = class_of(tmp_path / "in", n=6)
+    killed: dict[str, int] = {}
+
+    def kill_a_busy_worker() -> None:
+        # Wait until both workers are grading (two calls started), then SIGKILL one of them.
+        deadline = time.monotonic() + 120
+        while len(calls()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        busy = {addr: pid for addr, pid in client.run(os.getpid).items()}
+        processing = client.processing()
+        addr = next(a for a in busy if processing.get(a))
+        killed["pid"], killed["calls"] = busy[addr], len(calls())
+        os.kill(busy[addr], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
+    killer.start()
+    results = _grade(course_root, folder, tmp_path, scheduler=lc.scheduler_address, db_url=db_url, gradebook=True,
+                     autograded_dir=tmp_path / "ag")
+    killer.join(timeout=5)
+    assert killed, "no worker was killed"
+
+    expected = {**{f"s{k:02d}": FULL if k % 3 != 2 else 2.0 for k in range(6)}, "raiser": 0.0}
+    assert {r.student: r.total for r in results} == expected
+    assert [r.status for r in results if r.student != "raiser"] == ["ok"] * 6
+    stored = [read_result(p) for p in (tmp_path / "results" / LAB).glob("*.json")]
+    assert {s.result.student: s.result.total for s in stored} == expected      # stored, and final:
+    assert not any(s.transient for s in stored)
+    # The submission the dead worker was grading was graded again elsewhere: more calls than submissions.
+    assert len(calls()) > len(expected)
+    assert len({k for (k, _g) in gradebook_scores(db_url)}) == 7
+    # The killed worker's grading child died with it (PR_SET_PDEATHSIG): no grader of this test is left running.
+    time.sleep(1)
+    assert not _graders_running(tmp_path)
+
+
+def _graders_running(tmp_path: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"course.grader.one" in cmd and any(str(tmp_path).encode() in c for c in cmd):
+            found.append(int(proc.name))
+    return found
+
+
+def test_a_worker_with_another_checkout_refuses_and_the_next_run_grades(course_root, tmp_path, cluster) -> None:
+    import shutil
+
+    lc, client = cluster
+    other = tmp_path / "other-course"
+    shutil.copytree(course_root, other)
+    solution = other / "solutions" / LAB / f"{LAB}.ipynb"
+    solution.write_text(solution.read_text().replace("return x + 1", "return x + 2"))
+    client.run(set_env, "COURSE_ROOT", str(other))
+    folder = class_of(tmp_path / "in", n=2)
+    results = _grade(course_root, folder, tmp_path, scheduler=lc.scheduler_address)
+    assert all(r.total == 0 and "grades lab9_mini differently" in r.status and "graded again on the next run"
+               in r.status for r in results)
+    for path in (tmp_path / "results" / LAB).iterdir():
+        assert read_result(path).transient
+    client.run(set_env, "COURSE_ROOT", str(course_root))
+    again = _grade(course_root, folder, tmp_path, scheduler=lc.scheduler_address)
+    assert [r.total for r in again] == [0.0, FULL, FULL]
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(course_root, tmp_path) -> None:
+    from course.grader.cluster import connect
+
+    with pytest.raises(PipelineError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        connect("tcp://127.0.0.1:9", timeout=2)
+
+
+def test_a_packed_submission_unpacks_to_the_same_files_and_never_outside(tmp_path) -> None:
+    import io
+    import tarfile
+
+    src = tmp_path / "src"
+    write_submission(src, "ann", student_notebook())
+    (src / "ann" / LAB / "weights.pt").write_bytes(os.urandom(3000))
+    (src / "ann" / LAB / "sub").mkdir()
+    (src / "ann" / LAB / "sub" / "x.txt").write_text("x")
+    out = unpack_folder(pack_folder(src / "ann" / LAB), tmp_path / "out")
+    files = lambda d: {p.relative_to(d).as_posix(): p.read_bytes() for p in d.rglob("*") if p.is_file()}  # noqa: E731
+    assert files(out) == files(src / "ann" / LAB) and len(files(out)) == 3
+
+    for name, kind in (("../evil.py", tarfile.REGTYPE), ("link", tarfile.SYMTYPE)):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.type, info.size, info.linkname = kind, 0, "/etc/passwd"
+            tar.addfile(info, io.BytesIO(b""))
+        with pytest.raises(ValueError, match="not a file inside it"):
+            unpack_folder(buf.getvalue(), tmp_path / f"bad-{kind!r}")
+    assert not (tmp_path / "evil.py").exists()
