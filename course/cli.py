@@ -72,7 +72,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # Its own results folder, regraded every time: the demo shows grading, and mixes nothing into real grades.
     demo = root / "autograder" / ".demo"
     grade_folder(root, root / "autograder" / "samples", force=True, results_dir=demo / "results",
-                 feedback_dir=demo / "feedback_html")
+                 feedback_dir=demo / "feedback_html", workers=args.workers)
     results, problems = load_results(demo / "results")
     html, _ = write_class_report(results, demo / "report" / "report.html", problems=problems)
     print(f"class report of the samples: {html} (and {html.with_suffix('.json').name} beside it); "
@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("demo", help="check the labs, and grade the sample submissions")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="samples graded at once (default: 2, or 1 on a one-core machine)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("solve", help="run one solution notebook in full mode; keep its checkpoints as references")

@@ -34,11 +34,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from ci_support import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1400, "height": 1000}
 
 SERVER_START_TIMEOUT = 180      # s: JupyterLab answering /api/status
@@ -57,16 +55,6 @@ def _labs(folder: str) -> list[str]:
 
 STUDENT_LABS = _labs("notebooks")
 SOLUTION_LABS = _labs("solutions")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _skip_or_fail(reason: str) -> None:
-    if _in_ci():
-        pytest.fail(f"{reason} — CI is set, so the browser tests fail instead of skipping", pytrace=False)
-    pytest.skip(reason)
 
 
 def _task_prefix(lab: str) -> str:
@@ -89,24 +77,8 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def browser():
     """Debian's chromium under Playwright (closed, with Playwright's driver, at the end of the session)."""
-    problems = []
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problems.append("playwright is not installed (pip install playwright; do not run `playwright install`)")
-    if not Path(CHROMIUM).exists():
-        problems.append(f"{CHROMIUM} is missing (apt-get install chromium, or set COURSE_CHROMIUM)")
-    if problems:
-        _skip_or_fail("no browser for the browser tests: " + "; ".join(problems))
-    pw = sync_playwright().start()
-    try:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
-        try:
-            yield b
-        finally:
-            b.close()
-    finally:
-        pw.stop()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture(scope="session")
@@ -454,7 +426,7 @@ def _grade_samples(course: Path, data_dir: Path) -> dict[tuple[str, str], tuple[
            if k not in {"COURSE_DB_URL", "COURSE_SUBMITTED", "COURSE_AUTOGRADED", "COURSE_FEEDBACK", "COURSE_ROOT"}}
     env.update(COURSE_DATA=str(data_dir), PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
     proc = subprocess.Popen([sys.executable, "-m", "course.cli", "--root", str(course), "grade",
-                             str(course / "autograder" / "samples")], cwd=course, env=env, stdout=subprocess.PIPE,
+                             str(course / "autograder" / "samples"), "--workers", "2"], cwd=course, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=GRADE_TIMEOUT)

@@ -1,11 +1,12 @@
 """Grading on Dask distributed: ``course grade DIR --scheduler tcp://host:8786``.
 
 The instructor's machine (the *client*) takes each submission in, packs its capped scratch copy as a tar, and
-sends it as one Dask task, :func:`grade_task`. On a worker, that task unpacks it into a temporary folder and runs
-the sandboxed one-submission grader as a **child process** (``python -m course.grader.one``), never inside the
-worker's own process: a kernel, a crash or a leak of one submission cannot take the worker with it, and the
-sandbox's cgroups and namespaces belong to that child. The result comes back as plain data, and the client alone
-writes it (results, gradebook, feedback).
+sends it as one Dask task, :func:`grade_task`. On a worker, that task unpacks it into a temporary folder and hands
+it to the sandboxed one-submission grader in a **child process** (``python -m course.grader.one --serve``, one
+per worker thread, kept between tasks), never inside the worker's own process: a kernel, a crash or a leak of one
+submission cannot take the worker with it, and the sandbox's cgroups and namespaces belong to that child, which
+dies with the worker. The result comes back as plain data, and the client alone writes it (results, gradebook,
+feedback).
 
 A worker that dies (killed, OOM, its node lost) loses its running tasks; the scheduler gives them to another
 worker (``distributed.scheduler.allowed-failures``, 3 by default). A task that still fails is stored as a
@@ -22,6 +23,7 @@ import os
 import socket
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +101,21 @@ def _worker_threads(default: int) -> int:
     return max(1, default or (os.cpu_count() or 1) // slots)
 
 
+_PROCESSES: dict[tuple, Any] = {}
+_PROCESSES_LOCK = threading.Lock()
+
+
+def _grading_process(threads: int, env: dict[str, str]):
+    """This worker thread's grading process (one per thread and settings, kept between tasks)."""
+    from .one import GradingProcess
+
+    key = (threading.get_ident(), threads, tuple(sorted(env.items())))
+    with _PROCESSES_LOCK:
+        if key not in _PROCESSES:
+            _PROCESSES[key] = GradingProcess(threads=threads, env=env)
+        return _PROCESSES[key]
+
+
 def grade_task(payload: dict[str, Any]) -> dict[str, Any]:
     """The Dask task: grade one packed submission in a child process; the result as plain data.
 
@@ -107,7 +124,6 @@ def grade_task(payload: dict[str, Any]) -> dict[str, Any]:
     ``threads``. Raises :class:`GraderMismatch` when this worker's checkout would grade differently.
     """
     from .batch import grader_key
-    from .one import run_one
 
     root = Path(os.environ.get("COURSE_ROOT") or payload["root"]).resolve()
     lab = payload["lab"]
@@ -124,9 +140,9 @@ def grade_task(payload: dict[str, Any]) -> dict[str, Any]:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="course-dask-") as tmp:
         folder = unpack_folder(payload["files"], Path(tmp) / "submission")
-        result = run_one(root, lab, folder, student=payload["student"], timeout=float(payload["timeout"]),
-                         engine=payload.get("engine"), threads=_worker_threads(int(payload.get("threads") or 0)),
-                         env=env)
+        process = _grading_process(_worker_threads(int(payload.get("threads") or 0)), env)
+        result = process.grade(root, lab, folder, student=payload["student"], timeout=float(payload["timeout"]),
+                               engine=payload.get("engine"))
     return {"result": result.as_dict(), "worker": here, "pid": os.getpid(), "seconds": time.monotonic() - t0}
 
 

@@ -1,12 +1,16 @@
 """One submission in a process of its own: ``python -m course.grader.one``.
 
-Parallel grading (``course grade --workers N``) and every Dask task run this program once per submission, so a
-grader that crashes, leaks or hangs costs that submission only, and what runs on a cluster node is exactly what
-runs on the instructor's machine. The program reads a copied submission folder, grades it with the engine (the
-sandboxed runner and the judges) and writes the result as JSON, atomically, to ``--out``.
+Parallel grading (``course grade --workers N``) and every Dask task hand each submission to this program, never
+grading it in their own process: a grader that crashes or hangs costs that submission only, and what runs on a
+cluster node is exactly what runs on the instructor's machine. Given a copied submission folder, the program
+grades it with the engine (the sandboxed runners and the judges) and writes the result as JSON, atomically.
 
-:func:`grade_copied` is the same step in the calling process (``--workers 1``); :func:`run_one` starts the program
-and turns whatever happens to it (a crash, a hang, no output) into that submission's result.
+* :class:`GradingProcess` keeps one such process (``--serve``) and hands it submission after submission, so that
+  torch, the engine and the judges are imported once per process, not once per submission; whatever happens to
+  it (a crash, a hang, no answer) becomes that submission's result, and the next one gets a new process.
+* :func:`run_one`: one submission in a process of its own; ``python -m course.grader.one FOLDER --out ...``
+  does the same from a shell.
+* :func:`grade_copied`: the same step in the calling process (``--workers 1``).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import contextlib
 import importlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -26,7 +31,7 @@ from typing import Any
 
 from .results import SubmissionResult, TestResult
 
-__all__ = ["grade_copied", "engine_spec", "load_engine", "run_one", "main", "GRACE_S"]
+__all__ = ["grade_copied", "engine_spec", "load_engine", "GradingProcess", "run_one", "serve", "main", "GRACE_S"]
 
 # Seconds the program may run past the submission's own time limit before it is killed (the engine stops a
 # submission at its limit; this only catches a grader that hangs itself). COURSE_GRADER_GRACE overrides it.
@@ -115,47 +120,106 @@ def _child_env(threads: int | None, extra: Mapping[str, str] | None) -> dict[str
     return env
 
 
+class GradingProcess:
+    """A child process (this module with ``--serve``) that grades submissions one after another.
+
+    It imports torch, the engine and the judges once, and keeps nothing of a submission but its result (student
+    code only ever runs in the engine's sandboxed runners, started afresh for each submission). A request that
+    kills it or runs ``grace`` seconds past its time limit costs that submission a result saying so; the next
+    request starts a new process. :meth:`close` ends it.
+    """
+
+    def __init__(self, *, threads: int | None = None, env: Mapping[str, str] | None = None) -> None:
+        self.threads, self.env = threads, dict(env or {})
+        self.proc: subprocess.Popen | None = None
+        self._tmp = tempfile.TemporaryDirectory(prefix="course-grader-")
+        self._err = Path(self._tmp.name) / "stderr.txt"
+
+    def _start(self) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "course.grader.one", "--serve", "--parent", str(os.getpid())]
+        with open(self._err, "ab") as err:
+            return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                    env=_child_env(self.threads, self.env), start_new_session=True)
+
+    def _stop(self) -> int | None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for stream in (proc.stdin, proc.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+        return proc.wait()
+
+    def _last_error_line(self) -> str:
+        try:
+            lines = self._err.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return ""
+        tail = [ln.strip() for ln in lines if ln.strip()]
+        return f": {tail[-1][:300]}" if tail else ""
+
+    def grade(self, root: Path, lab: str, folder: Path, *, student: str, timeout: float,
+              engine: str | None = None, grace: float | None = None) -> SubmissionResult:
+        """Grade the copied submission ``folder``; never raises for what happens to the process."""
+        t0 = time.monotonic()
+        grace = float(os.environ.get("COURSE_GRADER_GRACE", GRACE_S)) if grace is None else grace
+        out = Path(self._tmp.name) / "result.json"
+        with contextlib.suppress(FileNotFoundError):
+            out.unlink()
+        self._err.write_bytes(b"")
+        request = {"root": str(root), "lab": lab, "folder": str(folder), "student": student, "timeout": timeout,
+                   "engine": engine, "out": str(out)}
+        why = ""
+        try:
+            if self.proc is None or self.proc.poll() is not None:
+                self.proc = self._start()
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout + grace)
+            answer = self.proc.stdout.readline() if ready else None
+        except OSError:                 # the process was gone before it could take the request
+            answer = b""
+        if answer is None:
+            self._stop()
+            why = f"the grading process ran {timeout + grace:.0f} s and was stopped"
+        elif answer.strip() != b"done":
+            code = self._stop()
+            why = f"the grading process exited with code {code}{self._last_error_line()}"
+        else:
+            try:
+                return SubmissionResult.from_dict(json.loads(out.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError) as exc:
+                why = f"the grading process wrote an unreadable result ({_first_line(exc)})"
+        result = _zero(Path(root), lab, student, f"error: {why}", f"not graded: {why}")
+        result.seconds = time.monotonic() - t0
+        return result
+
+    def close(self) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None and proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()          # end of requests: it exits by itself
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+        self._stop()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> "GradingProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def run_one(root: Path, lab: str, folder: Path, *, student: str, timeout: float, engine: str | None = None,
             threads: int | None = None, env: Mapping[str, str] | None = None,
             grace: float | None = None) -> SubmissionResult:
-    """Grade ``folder`` in a child process (this module as a program); never raises for what happens to it.
-
-    The child is killed (its whole process group) when it runs ``grace`` seconds past ``timeout``; a child that
-    dies or writes no result gives a result whose status says so, with the last line it wrote to stderr.
-    """
-    t0 = time.monotonic()
-    grace = float(os.environ.get("COURSE_GRADER_GRACE", GRACE_S)) if grace is None else grace
-    with tempfile.TemporaryDirectory(prefix="course-one-") as tmp:
-        out = Path(tmp) / "result.json"
-        cmd = [sys.executable, "-m", "course.grader.one", "--root", str(root), "--lab", lab, "--student", student,
-               "--timeout", str(timeout), "--out", str(out), "--parent", str(os.getpid()), str(folder)]
-        if engine:
-            cmd += ["--engine", engine]
-        err_path = Path(tmp) / "stderr.txt"
-        with open(err_path, "wb") as err:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                    env=_child_env(threads, env), start_new_session=True)
-            try:
-                code = proc.wait(timeout=timeout + grace)
-                why = f"the grading process exited with code {code}"
-            except subprocess.TimeoutExpired:
-                why = f"the grading process ran {timeout + grace:.0f} s and was stopped"
-                code = None
-            finally:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        if code == 0 and out.is_file():
-            try:
-                return SubmissionResult.from_dict(json.loads(out.read_text(encoding="utf-8")))
-            except (ValueError, TypeError) as exc:
-                why = f"the grading process wrote an unreadable result ({_first_line(exc)})"
-        tail = [ln.strip() for ln in err_path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
-        if tail:
-            why += f": {tail[-1][:300]}"
-    result = _zero(Path(root), lab, student, f"error: {why}", f"not graded: {why}")
-    result.seconds = time.monotonic() - t0
-    return result
+    """Grade ``folder`` in a grading process of its own, started for it and ended after it."""
+    with GradingProcess(threads=threads, env=env) as process:
+        return process.grade(root, lab, folder, student=student, timeout=timeout, engine=engine, grace=grace)
 
 
 def _die_with(parent: int) -> None:
@@ -178,21 +242,49 @@ def _skip_unused_format_checkers() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
+def serve() -> int:
+    """``--serve``: grade the requests read from stdin (a JSON object a line), answering "done" on stdout each.
+
+    The protocol keeps the real stdout to itself: whatever the engine or a judge prints goes to stderr.
+    """
+    from .store import atomic_write
+
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        result = grade_copied(Path(req["root"]), req["lab"], Path(req["folder"]), student=req["student"],
+                              timeout=float(req["timeout"]),
+                              grade_one=load_engine(req["engine"]) if req.get("engine") else None)
+        atomic_write(Path(req["out"]), json.dumps(result.as_dict(), ensure_ascii=False))
+        answers.write("done\n")
+        answers.flush()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from .store import atomic_write
 
-    _skip_unused_format_checkers()
     p = argparse.ArgumentParser(prog="python -m course.grader.one", description=__doc__.splitlines()[0])
-    p.add_argument("folder", help="the copied submission (the runner may write in it)")
-    p.add_argument("--root", required=True)
-    p.add_argument("--lab", required=True)
-    p.add_argument("--student", required=True)
+    p.add_argument("folder", nargs="?", help="the copied submission (the runner may write in it)")
+    p.add_argument("--serve", action="store_true", help="grade requests from stdin, one after another")
+    p.add_argument("--root")
+    p.add_argument("--lab")
+    p.add_argument("--student", default="")
     p.add_argument("--timeout", type=float, default=900.0)
-    p.add_argument("--out", required=True, help="where the result goes (JSON)")
+    p.add_argument("--out", help="where the result goes (JSON)")
     p.add_argument("--engine", help="module:function to grade with instead of the engine (tests)")
     p.add_argument("--parent", type=int, default=0, help="die with this process")
     args = p.parse_args(argv)
     _die_with(args.parent)
+    _skip_unused_format_checkers()
+    if args.serve:
+        return serve()
+    if not (args.folder and args.root and args.lab and args.out):
+        p.error("FOLDER, --root, --lab and --out are needed (or --serve)")
     result = grade_copied(Path(args.root), args.lab, Path(args.folder), student=args.student, timeout=args.timeout,
                           grade_one=load_engine(args.engine) if args.engine else None)
     atomic_write(Path(args.out), json.dumps(result.as_dict(), ensure_ascii=False))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .intake import Caps, copy_submission, load_submission_notebook, scratch_folder
-from .one import _first_line, _zero, engine_spec, grade_copied, run_one
+from .one import GradingProcess, _first_line, _zero, engine_spec, grade_copied
 from .results import SubmissionResult
 
 __all__ = ["Task", "Done", "InProcess", "Subprocesses", "DaskPool", "make_pool"]
@@ -91,29 +92,44 @@ class InProcess:
 
 
 class Subprocesses:
-    """``workers`` submissions at a time, each graded by a child process (``python -m course.grader.one``)."""
+    """``workers`` submissions at a time, each handed to a grading process (``python -m course.grader.one``).
+
+    Every worker thread keeps one :class:`~course.grader.one.GradingProcess`, which imports torch and the
+    engine once; a process that dies or hangs costs its submission, and the next one gets a new process.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, int(workers))
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)
         self.description = f"{self.workers} local grading processes ({self.threads} torch thread(s) each)"
 
-    def _one(self, task: Task) -> Done:
-        t0 = time.monotonic()
-        try:
-            with taken_in(task) as (folder, nb, notes):
-                result = run_one(task.root, task.lab, folder, student=task.student, timeout=task.timeout,
-                                 engine=engine_spec(task.grade_one), threads=self.threads)
-        except Exception as exc:  # noqa: BLE001
-            return _failed(task, exc, t0)
-        result.seconds = result.seconds or time.monotonic() - t0
-        return Done(task.index, result, nb, notes, where="local")
-
     def run(self, tasks: list[Task]) -> Iterator[Done]:
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="grade") as pool:
-            futures = [pool.submit(self._one, task) for task in tasks]
-            for future in as_completed(futures):
-                yield future.result()
+        local = threading.local()
+        made: list[GradingProcess] = []
+
+        def one(task: Task) -> Done:
+            t0 = time.monotonic()
+            process = getattr(local, "process", None)
+            if process is None:
+                process = local.process = GradingProcess(threads=self.threads)
+                made.append(process)
+            try:
+                with taken_in(task) as (folder, nb, notes):
+                    result = process.grade(task.root, task.lab, folder, student=task.student, timeout=task.timeout,
+                                           engine=engine_spec(task.grade_one))
+            except Exception as exc:  # noqa: BLE001
+                return _failed(task, exc, t0)
+            result.seconds = result.seconds or time.monotonic() - t0
+            return Done(task.index, result, nb, notes, where="local")
+
+        try:
+            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="grade") as pool:
+                futures = [pool.submit(one, task) for task in tasks]
+                for future in as_completed(futures):
+                    yield future.result()
+        finally:
+            for process in made:
+                process.close()
 
 
 class DaskPool:

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from ci_support import chromium
 from synthetic_class import EVIL, LAB, store_class
 
 from course.cli import main
@@ -22,9 +23,6 @@ from course.grader.results import TestResult as Verdict
 from course.grader.store import load_results, result_path, write_result
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 @pytest.fixture
 def results_dir(tmp_path: Path) -> Path:
@@ -105,51 +103,25 @@ def test_course_report_without_results_says_so(course_root: Path, tmp_path: Path
 # In a real browser
 # ----------------------------------------------------------------------------------------------------------------
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _skip_or_fail(reason: str) -> None:
-    if _in_ci():
-        pytest.fail(f"{reason} — CI is set, so the browser tests fail instead of skipping", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 def test_the_report_in_chromium_decodes_every_plot_and_fetches_nothing(results_dir: Path, tmp_path: Path) -> None:
-    problems = []
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problems.append("playwright is not installed (pip install playwright; do not run `playwright install`)")
-    if not Path(CHROMIUM).exists():
-        problems.append(f"{CHROMIUM} is missing (apt-get install chromium, or set COURSE_CHROMIUM)")
-    if problems:
-        _skip_or_fail("no browser for the browser tests: " + "; ".join(problems))
     artifacts = Path(os.environ.get("COURSE_ARTIFACTS") or ROOT / "test-artifacts" / "browser").resolve()
     artifacts.mkdir(parents=True, exist_ok=True)
     results, unreadable = load_results(results_dir)
     html_path, _ = write_class_report(results, tmp_path / "report.html", problems=unreadable)
 
-    pw = sync_playwright().start()
-    try:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120_000)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            requests: list[str] = []
-            page.on("request", lambda req: requests.append(req.url))
-            page.goto(html_path.as_uri(), wait_until="load", timeout=60_000)
-            sizes = page.eval_on_selector_all(
-                "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
-            page.screenshot(path=str(artifacts / "class_report.png"), full_page=True)
-            title = page.title()
-            heading = page.inner_text("h1")
-            escaped = page.inner_text("body")
-        finally:
-            browser.close()
-    finally:
-        pw.stop()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        requests: list[str] = []
+        page.on("request", lambda req: requests.append(req.url))
+        page.goto(html_path.as_uri(), wait_until="load", timeout=60_000)
+        sizes = page.eval_on_selector_all(
+            "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+        page.screenshot(path=str(artifacts / "class_report.png"), full_page=True)
+        title = page.title()
+        heading = page.inner_text("h1")
+        escaped = page.inner_text("body")
     assert len(sizes) == 6 and all(done and w > 0 and h > 0 for done, w, h in sizes), sizes
     assert requests and all(u.startswith(("file:", "data:")) for u in requests), requests
     assert (title, heading) == ("Class report", "Class report")

@@ -56,8 +56,9 @@ def test_the_cluster_gives_exactly_the_local_grades(course_root, tmp_path, clust
     assert len(gradebook_scores(db_url)) == 5 * len(POINTS)              # the client wrote every grade
     # Every grade came from a child process of a worker, not from a worker itself, nor from this process.
     workers = set(client.run(os.getpid).values())
-    graders = {int(ln.split()[2]) for ln in (tmp_path / "spans.txt").read_text().splitlines()}
-    assert len(graders) == 4 and not graders & (workers | {os.getpid()})
+    spans = [ln.split() for ln in (tmp_path / "spans.txt").read_text().splitlines()]
+    graders, parents = {int(s[2]) for s in spans}, {int(s[3]) for s in spans}
+    assert len(spans) == 4 and parents <= workers and not graders & (workers | {os.getpid()})
     assert any(f"Dask scheduler {lc.scheduler_address}" in ln for ln in lines)
     assert sum(" on " in ln and "(pid " in ln for ln in lines if ln.startswith("grade [")) == 5
 
@@ -76,6 +77,7 @@ def test_a_worker_killed_midway_loses_no_grade(course_root, tmp_path, cluster, c
         processing = client.processing()
         addr = next(a for a in busy if processing.get(a))
         killed["pid"], killed["calls"] = busy[addr], len(calls())
+        killed["children"] = _graders_of(busy[addr])
         os.kill(busy[addr], signal.SIGKILL)
 
     killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
@@ -94,19 +96,22 @@ def test_a_worker_killed_midway_loses_no_grade(course_root, tmp_path, cluster, c
     # The submission the dead worker was grading was graded again elsewhere: more calls than submissions.
     assert len(calls()) > len(expected)
     assert len({k for (k, _g) in gradebook_scores(db_url)}) == 7
-    # The killed worker's grading child died with it (PR_SET_PDEATHSIG): no grader of this test is left running.
+    # The killed worker's grading child died with it (PR_SET_PDEATHSIG): none is left running.
+    assert killed["children"], "the killed worker had no grading child"
     time.sleep(1)
-    assert not _graders_running(tmp_path)
+    assert not [pid for pid in killed["children"] if Path(f"/proc/{pid}").exists()]
 
 
-def _graders_running(tmp_path: Path) -> list[int]:
+def _graders_of(parent: int) -> list[int]:
+    """The grading processes (``python -m course.grader.one``) whose parent is ``parent``."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
-            cmd = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
+            cmd = (proc / "cmdline").read_bytes()
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-        if b"course.grader.one" in cmd and any(str(tmp_path).encode() in c for c in cmd):
+        if ppid == parent and b"course.grader.one" in cmd:
             found.append(int(proc.name))
     return found
 
