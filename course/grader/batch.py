@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,18 +55,30 @@ def grader_key(root: Path, lab: str) -> str:
     return h.hexdigest()[:16]
 
 
+# The grader's scratch folders (``/tmp/course-grade-x1y2/submission/``, ``course-fresh-...``): a path quoted in a
+# message or note (a traceback, "no checkpoint at ...") is shown relative to the submission, so that the same
+# submission gets the same words however and wherever it was graded, and the grader's layout is not shown.
+_SCRATCH = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/course-[\w-]+/(?:submission/)?")
+
+
+def _scrub(text: str) -> str:
+    return _SCRATCH.sub("", text)
+
+
 def _complete(result: SubmissionResult, sub: Submission, max_scores: dict[str, float], fingerprint: str,
               notes: list[str]) -> SubmissionResult:
-    """Who, what, and a verdict (within 0..max) for every grade id of the lab, whatever the engine returned."""
+    """Who, what, and a verdict (within 0..max) for every grade id of the lab, whatever the engine returned;
+    scratch paths taken out of its words."""
     result.student, result.lab, result.digest = sub.student, sub.lab, fingerprint
     given = {t.grade_id: t for t in result.tests}
     tests = []
     for gid, points in max_scores.items():
         t = given.pop(gid, None) or TestResult(gid, 0.0, points, "not graded: the grader gave no verdict")
         score = float(t.score) if isinstance(t.score, (int, float)) and math.isfinite(t.score) else 0.0
-        tests.append(TestResult(gid, min(max(score, 0.0), points), points, str(t.message or "")))
+        tests.append(TestResult(gid, min(max(score, 0.0), points), points, _scrub(str(t.message or ""))))
     result.tests = tests + list(given.values())
-    result.notes = list(dict.fromkeys([*notes, *result.notes]))
+    result.notes = list(dict.fromkeys(_scrub(n) for n in [*notes, *result.notes]))
+    result.status = _scrub(result.status)
     return result
 
 
