@@ -31,7 +31,8 @@ from typing import Any
 
 from .results import SubmissionResult
 
-__all__ = ["connect", "pack_folder", "unpack_folder", "grade_task", "run_on_cluster", "GraderMismatch"]
+__all__ = ["connect", "pack_folder", "unpack_folder", "threads_by_host", "grade_task", "run_on_cluster",
+           "GraderMismatch"]
 
 
 class GraderMismatch(RuntimeError):
@@ -86,8 +87,34 @@ def unpack_folder(data: bytes, dest: Path) -> Path:
     return dest
 
 
-def _worker_threads(default: int) -> int:
-    """torch threads for one grader here: ``COURSE_GRADER_THREADS``, else this machine's cores over its slots."""
+def _host(address: str) -> str:
+    """'tcp://10.0.0.5:40123' -> '10.0.0.5'."""
+    return address.split("://", 1)[-1].rsplit(":", 1)[0]
+
+
+def threads_by_host(client) -> dict[str, int]:
+    """torch threads for each grading process, per host: the host's cores over its worker threads (slots).
+
+    A worker alone cannot know how many other workers share its machine; without this, two single-threaded
+    workers on two cores would each give their grader both cores.
+    """
+    try:
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+        cores = client.run(os.cpu_count)
+    except Exception:  # noqa: BLE001 - the workers fall back to their own guess
+        return {}
+    slots: dict[str, int] = {}
+    cpus: dict[str, int] = {}
+    for address, info in workers.items():
+        host = info.get("host") or _host(address)
+        slots[host] = slots.get(host, 0) + int(info.get("nthreads") or 1)
+        cpus[host] = int(cores.get(address) or os.cpu_count() or 1)
+    return {host: max(1, cpus[host] // slots[host]) for host in slots}
+
+
+def _worker_threads(by_host: dict[str, int]) -> int:
+    """torch threads for one grader here: ``COURSE_GRADER_THREADS``, else the client's share for this host, else
+    this machine's cores over this worker's threads."""
     if os.environ.get("COURSE_GRADER_THREADS"):
         return max(1, int(os.environ["COURSE_GRADER_THREADS"]))
     try:
@@ -96,9 +123,10 @@ def _worker_threads(default: int) -> int:
         worker = get_worker()
         state = getattr(worker, "state", worker)
         slots = int(getattr(state, "nthreads", 1) or 1)
-    except (ImportError, ValueError):
-        slots = 1
-    return max(1, default or (os.cpu_count() or 1) // slots)
+        host = _host(worker.address)
+    except (ImportError, ValueError, AttributeError):
+        slots, host = 1, ""
+    return max(1, by_host.get(host) or (os.cpu_count() or 1) // slots)
 
 
 _PROCESSES: dict[tuple, Any] = {}
@@ -121,7 +149,8 @@ def grade_task(payload: dict[str, Any]) -> dict[str, Any]:
 
     ``payload``: ``root``, ``lab``, ``student``, ``timeout``, ``key`` (the client's grader key of the lab),
     ``files`` (the :func:`pack_folder` tar), and optionally ``engine``, ``data`` (the client's data root),
-    ``threads``. Raises :class:`GraderMismatch` when this worker's checkout would grade differently.
+    ``threads`` (:func:`threads_by_host`). Raises :class:`GraderMismatch` when this worker's checkout would grade
+    differently.
     """
     from .batch import grader_key
 
@@ -140,7 +169,7 @@ def grade_task(payload: dict[str, Any]) -> dict[str, Any]:
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="course-dask-") as tmp:
         folder = unpack_folder(payload["files"], Path(tmp) / "submission")
-        process = _grading_process(_worker_threads(int(payload.get("threads") or 0)), env)
+        process = _grading_process(_worker_threads(payload.get("threads") or {}), env)
         result = process.grade(root, lab, folder, student=payload["student"], timeout=float(payload["timeout"]),
                                engine=payload.get("engine"))
     return {"result": result.as_dict(), "worker": here, "pid": os.getpid(), "seconds": time.monotonic() - t0}
@@ -166,9 +195,12 @@ def run_on_cluster(client, tasks: list) -> Iterator:
     from .pools import Done, taken_in
 
     data = str(data_root())
-    for lab in sorted({t.lab for t in tasks}):     # the client's own cache too: it reads data in the judges
+    # Decode the data sets once here: workers sharing this cache (a LocalCluster, a shared file system) would
+    # otherwise all decode them at once for their first submission.
+    for lab in sorted({t.lab for t in tasks}):
         prepare_datasets(lab, Path(data))
     window = 2 * _slots(client) + 2
+    threads = threads_by_host(client)
     queue = list(tasks)
     inflight: dict[Any, tuple[Any, Any, list[str], float]] = {}
     done_iter = as_completed([], loop=client.loop, with_results=False)
@@ -180,7 +212,7 @@ def run_on_cluster(client, tasks: list) -> Iterator:
             with taken_in(task) as (folder, nb, notes):
                 payload = {"root": str(task.root), "lab": task.lab, "student": task.student,
                            "timeout": task.timeout, "key": task.grader_key, "files": pack_folder(folder),
-                           "engine": engine_spec(task.grade_one), "data": data}
+                           "engine": engine_spec(task.grade_one), "data": data, "threads": threads}
         except Exception as exc:  # noqa: BLE001 - the submission cannot be taken in: its row says why
             result = _zero(task.root, task.lab, task.student, f"error: {_first_line(exc)}",
                            f"not graded: {_first_line(exc)}")

@@ -5,7 +5,7 @@ Importable by name (tests, spawned worker processes, and the kill -9 subprocess 
 The mini lab ``lab9_mini`` has tests 9_1 (2 points, answered in cell 9_1_code), 9_2 (3 points) and
 9_2_extra (1 point), both answered in 9_2_code. The fake engine gives a test full points when the student's
 answer cell holds ``# OK``, raises when the notebook holds ``RAISE``, sleeps ``FAKE_DELAY`` seconds, appends
-``<student>/<lab>`` to the file ``FAKE_CALLS`` for every call (and ``<start> <end> <pid> <parent pid>`` to ``FAKE_SPANS``
+``<student>/<lab>`` to the file ``FAKE_CALLS`` for every call (and ``<start> <end> <pid> <parent pid> <OMP_NUM_THREADS>`` to ``FAKE_SPANS``
 when it is set), and notes any file holding ``SECRET``. A notebook holding ``DIE`` ends the grading process
 (``os._exit(9)``), one holding ``HANG`` never returns: only for tests that grade in child processes.
 """
@@ -133,7 +133,7 @@ def grade_one(root: Path, lab: str, folder: Path, *, student: str, timeout: floa
     spans = os.environ.get("FAKE_SPANS")
     if spans:
         with open(spans, "a", encoding="utf-8") as fh:
-            fh.write(f"{start} {time.time()} {os.getpid()} {os.getppid()}\n")
+            fh.write(f"{start} {time.time()} {os.getpid()} {os.getppid()} {os.environ.get('OMP_NUM_THREADS', '-')}\n")
     answers = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
     tests = []
     for gid, points in POINTS.items():

@@ -59,6 +59,8 @@ def test_the_cluster_gives_exactly_the_local_grades(course_root, tmp_path, clust
     spans = [ln.split() for ln in (tmp_path / "spans.txt").read_text().splitlines()]
     graders, parents = {int(s[2]) for s in spans}, {int(s[3]) for s in spans}
     assert len(spans) == 4 and parents <= workers and not graders & (workers | {os.getpid()})
+    # Two workers on this machine: each grader gets its share of the cores, as with --workers 2, not all of them.
+    assert {s[4] for s in spans} == {str(max(1, (os.cpu_count() or 1) // 2))}
     assert any(f"Dask scheduler {lc.scheduler_address}" in ln for ln in lines)
     assert sum(" on " in ln and "(pid " in ln for ln in lines if ln.startswith("grade [")) == 5
 

@@ -83,6 +83,7 @@ def test_two_workers_give_exactly_the_serial_grades_and_gradebook(course_root, t
     import os
     # Two grading processes, children of this one, each kept for the submissions of its worker thread.
     assert len({int(s[2]) for s in spans}) == 2 and {int(s[3]) for s in spans} == {os.getpid()}
+    assert {int(s[4]) for s in spans} == {max(1, (os.cpu_count() or 1) // 2)}     # each its share of the cores
     assert sorted(calls()).count(f"s00/{LAB}") == 2     # once per run: nothing graded twice within a run
 
 
