@@ -8,8 +8,7 @@ grades it with the engine (the sandboxed runners and the judges) and writes the 
 * :class:`GradingProcess` keeps one such process (``--serve``) and hands it submission after submission, so that
   torch, the engine and the judges are imported once per process, not once per submission; whatever happens to
   it (a crash, a hang, no answer) becomes that submission's result, and the next one gets a new process.
-* :func:`run_one`: one submission in a process of its own; ``python -m course.grader.one FOLDER --out ...``
-  does the same from a shell.
+* ``python -m course.grader.one FOLDER --root ... --lab ... --out ...``: one submission from a shell.
 * :func:`grade_copied`: the same step in the calling process (``--workers 1``).
 """
 from __future__ import annotations
@@ -31,7 +30,7 @@ from typing import Any
 
 from .results import SubmissionResult, TestResult
 
-__all__ = ["grade_copied", "engine_spec", "load_engine", "GradingProcess", "run_one", "serve", "main", "GRACE_S"]
+__all__ = ["grade_copied", "engine_spec", "load_engine", "GradingProcess", "serve", "main", "GRACE_S"]
 
 # Seconds the program may run past the submission's own time limit before it is killed (the engine stops a
 # submission at its limit; this only catches a grader that hangs itself). COURSE_GRADER_GRACE overrides it.
@@ -212,14 +211,6 @@ class GradingProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def run_one(root: Path, lab: str, folder: Path, *, student: str, timeout: float, engine: str | None = None,
-            threads: int | None = None, env: Mapping[str, str] | None = None,
-            grace: float | None = None) -> SubmissionResult:
-    """Grade ``folder`` in a grading process of its own, started for it and ended after it."""
-    with GradingProcess(threads=threads, env=env) as process:
-        return process.grade(root, lab, folder, student=student, timeout=timeout, engine=engine, grace=grace)
 
 
 def _die_with(parent: int) -> None:
