@@ -191,7 +191,7 @@ def run_on_cluster(client, tasks: list) -> Iterator:
 
     from ..data import data_root
     from .engine import prepare_datasets
-    from .one import _first_line, _zero, engine_spec
+    from .one import _first_line, _zero, engine_spec, failed_result
     from .pools import Done, taken_in
 
     data = str(data_root())
@@ -214,9 +214,7 @@ def run_on_cluster(client, tasks: list) -> Iterator:
                            "timeout": task.timeout, "key": task.grader_key, "files": pack_folder(folder),
                            "engine": engine_spec(task.grade_one), "data": data, "threads": threads}
         except Exception as exc:  # noqa: BLE001 - the submission cannot be taken in: its row says why
-            result = _zero(task.root, task.lab, task.student, f"error: {_first_line(exc)}",
-                           f"not graded: {_first_line(exc)}")
-            finished.append(Done(task.index, result))
+            finished.append(Done(task.index, failed_result(task.root, task.lab, task.student, exc)))
             return
         future = client.submit(grade_task, payload, pure=False,
                                key=f"grade-{task.lab}-{task.index}-{os.urandom(4).hex()}")

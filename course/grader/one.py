@@ -30,7 +30,7 @@ from typing import Any
 
 from .results import SubmissionResult, TestResult
 
-__all__ = ["grade_copied", "engine_spec", "load_engine", "GradingProcess", "serve", "main", "GRACE_S"]
+__all__ = ["grade_copied", "failed_result", "engine_spec", "load_engine", "GradingProcess", "serve", "main", "GRACE_S"]
 
 # Seconds the program may run past the submission's own time limit before it is killed (the engine stops a
 # submission at its limit; this only catches a grader that hangs itself). COURSE_GRADER_GRACE overrides it.
@@ -50,6 +50,11 @@ def _zero(root: Path, lab: str, student: str, status: str, why: str) -> Submissi
     except Exception:  # noqa: BLE001 - the caller completes missing grade ids from its own copy of the points
         points = {}
     return SubmissionResult(student, lab, [TestResult(g, 0.0, p, why) for g, p in points.items()], status=status)
+
+
+def failed_result(root: Path, lab: str, student: str, exc: BaseException) -> SubmissionResult:
+    """The result of a submission that could not be graded because of ``exc``: 0 points, and why, for every test."""
+    return _zero(Path(root), lab, student, f"error: {_first_line(exc)}", f"not graded: {_first_line(exc)}")
 
 
 def engine_spec(grade_one: Callable[..., Any] | None) -> str | None:
@@ -103,7 +108,7 @@ def grade_copied(root: Path, lab: str, folder: Path, *, student: str, timeout: f
                 raise TypeError(f"the grader returned {type(result).__name__}, not a SubmissionResult")
         result.notes = list(dict.fromkeys([*loaded.notes, *result.notes]))
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - one submission's failure is its own
-        result = _zero(root, lab, student, f"error: {_first_line(exc)}", f"not graded: {_first_line(exc)}")
+        result = failed_result(root, lab, student, exc)
     return result
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .intake import Caps, copy_submission, load_submission_notebook, scratch_folder
-from .one import GradingProcess, _first_line, _zero, engine_spec, grade_copied
+from .one import GradingProcess, engine_spec, failed_result, grade_copied
 from .results import SubmissionResult
 
 __all__ = ["Task", "Done", "InProcess", "Subprocesses", "DaskPool", "make_pool"]
@@ -67,7 +67,7 @@ def taken_in(task: Task) -> Iterator[tuple[Path, Any, list[str]]]:
 
 
 def _failed(task: Task, exc: BaseException, t0: float) -> Done:
-    result = _zero(task.root, task.lab, task.student, f"error: {_first_line(exc)}", f"not graded: {_first_line(exc)}")
+    result = failed_result(task.root, task.lab, task.student, exc)
     result.seconds = time.monotonic() - t0
     return Done(task.index, result)
 
