@@ -1,4 +1,4 @@
-"""The ``course`` command line: build, check, grade, demo, solve."""
+"""The ``course`` command line: build, check, grade, collect, report, slides, demo, solve, validate."""
 from __future__ import annotations
 
 import argparse
@@ -13,16 +13,20 @@ __all__ = ["main"]
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .pipeline import build, find_root
+    from .pipeline import build, find_root, split_names
 
-    build(find_root(args.root), args.labs or None, force=args.force)
+    root = find_root(args.root)
+    labs, lectures = split_names(root, args.labs)
+    build(root, labs, lectures=lectures, force=args.force)
     return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .pipeline import check, find_root
+    from .pipeline import check, find_root, split_names
 
-    report = check(find_root(args.root), args.labs or None, drift=args.drift, stubs=args.stubs)
+    root = find_root(args.root)
+    labs, lectures = split_names(root, args.labs)
+    report = check(root, labs, lectures=lectures, drift=args.drift, stubs=args.stubs)
     print(f"check: {len(report.lines)} ok, {len(report.problems)} problem(s)")
     return 0 if report.ok else 1
 
@@ -53,6 +57,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .grader.class_report import cli_report
 
     return cli_report(args)
+
+
+def _cmd_slides(args: argparse.Namespace) -> int:
+    """Render lectures into self-contained HTML decks (run in full mode unless --fast, or from saved outputs)."""
+    from .slides import cli_slides
+
+    return cli_slides(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -124,14 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", help="course checkout (default: found from the current folder, or COURSE_ROOT)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("build", help="generate student notebooks and reference results from solutions/")
-    p.add_argument("labs", nargs="*", help="lab ids (default: all)")
+    p = sub.add_parser("build", help="generate student notebooks, reference results and lecture handouts "
+                                     "from solutions/")
+    p.add_argument("labs", nargs="*", metavar="name", help="lab ids or lecture names (default: all labs and lectures)")
     p.add_argument("--force", action="store_true",
                    help="re-record reference results even where the solution did not change")
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("check", help="no drift; solutions pass; untouched student notebooks fail every test")
-    p.add_argument("labs", nargs="*")
+    p.add_argument("labs", nargs="*", metavar="name", help="lab ids or lecture names (default: all)")
     p.add_argument("--no-drift", dest="drift", action="store_false", help="skip the notebooks/ drift check")
     p.add_argument("--no-stubs", dest="stubs", action="store_false",
                    help="skip running the untouched student notebooks")
@@ -166,6 +178,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="the HTML report (default: autograder/report/report.html; JSON beside it)")
     p.set_defaults(func=_cmd_report)
 
+    p = sub.add_parser("slides", help="run lectures and render each into one self-contained HTML deck (offline)")
+    p.add_argument("lectures", nargs="+", metavar="name",
+                   help="'all', a lecture id (lecture3_cnns), its number (3) or its topic (cnns)")
+    p.add_argument("--out", help="folder for the decks (default: notebooks/lectures/html, which git ignores)")
+    p.add_argument("--fast", action="store_true", help="run in fast mode (COURSE_FAST=1): smaller budgets, same slides")
+    p.add_argument("--saved", action="store_true",
+                   help="do not run: take the outputs saved in notebooks/lectures/<id>.ipynb (e.g. after a live session)")
+    p.add_argument("--timeout", type=int, default=600, help="seconds one cell may run (default 600)")
+    p.set_defaults(func=_cmd_slides)
+
     p = sub.add_parser("demo", help="check the labs, and grade the sample submissions")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="samples graded at once (default: 2, or 1 on a one-core machine)")
@@ -193,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from .notebooks import NotebookError
         from .pipeline import PipelineError
+        from .slides import SlidesError
         import nbgrader  # noqa: F401  (only to say clearly when the instructor tools are missing)
     except ModuleNotFoundError as exc:
         print(f"course {args.command}: this is an instructor command and needs the instructor tools "
@@ -200,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (PipelineError, NotebookError) as exc:
+    except (PipelineError, NotebookError, SlidesError) as exc:
         print(f"course {args.command}: {exc}", file=sys.stderr)
         return 2
 

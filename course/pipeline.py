@@ -24,8 +24,9 @@ from .labs import LAB_IDS as LABS
 from .notebooks import (NotebookError, execute_notebook, grade_cells, load_notebook, metadata_problems,
                         scratch_copy, stamp_task_ids)
 from .release import install_spec, stamp_install_spec, write_readme_badges
+from .slides.decks import SlidesError, build_lecture, count_slides, lecture_drift, lecture_ids, resolve_decks
 
-__all__ = ["LABS", "PipelineError", "find_root", "lab_ids", "run_nbgrader", "tools_path", "generate", "build", "check",
+__all__ = ["LABS", "PipelineError", "find_root", "lab_ids", "split_names", "run_nbgrader", "tools_path", "generate", "build", "check",
            "grading_env", "CheckReport", "solution_digest"]
 
 
@@ -53,6 +54,22 @@ def lab_ids(root: Path) -> list[str]:
     """Labs that have a solution notebook, in course order."""
     found = [p.name for p in (root / "solutions").iterdir() if (p / f"{p.name}.ipynb").exists()]
     return sorted(found, key=lambda lab: (LABS.index(lab) if lab in LABS else len(LABS), lab))
+
+
+def split_names(root: Path, names: list[str]) -> tuple[list[str], list[str]]:
+    """Command-line names as (lab ids, lecture names): a lab is named by its id; anything else must name a
+    lecture (see :func:`course.slides.resolve_decks`), or it is an error that lists both."""
+    labs = lab_ids(root)
+    chosen_labs = [n for n in names if n in labs]
+    lectures = [n for n in names if n not in labs]
+    if lectures and not lecture_ids(root):
+        raise PipelineError(f"{', '.join(map(repr, lectures))}: not a lab ({', '.join(labs)}), and this course has "
+                            "no lectures")
+    try:
+        resolve_decks(root, lectures) if lectures else None
+    except SlidesError as exc:
+        raise PipelineError(f"{exc}; the labs are: {', '.join(labs)}") from None
+    return chosen_labs, lectures
 
 
 def grading_env(root: Path, **extra: str) -> dict[str, str]:
@@ -221,14 +238,18 @@ def grade_reference(root: Path, lab: str, folder: str):
         return grade_submission(root, lab, tmp, student=f"<{folder}>")
 
 
-def build(root: Path, labs: list[str] | None = None, *, force: bool = False, log=print) -> None:
-    """Generate student notebooks for ``labs`` (default: all) and record reference results where solutions changed.
+def build(root: Path, labs: list[str] | None = None, *, lectures: list[str] | None = None, force: bool = False,
+          log=print) -> None:
+    """Generate student notebooks for ``labs`` and the handouts of ``lectures`` (default, when neither is given:
+    all of both), and record reference results where solutions changed.
 
     Nothing tracked changes on an unchanged checkout: nbgrader regenerates the same notebooks, references are
     re-recorded only for a changed solution (or ``force``), and the README's badges only when the course's
     address or version changed.
     """
-    labs = labs or lab_ids(root)
+    everything = not labs and not lectures
+    labs = lab_ids(root) if everything else list(labs or [])
+    decks = resolve_decks(root, lectures or ["all"]) if lectures or (everything and lecture_ids(root)) else []
     for lab in labs:
         _validate(root, lab)
     if install_spec(root) is None:
@@ -238,6 +259,9 @@ def build(root: Path, labs: list[str] | None = None, *, force: bool = False, log
         out = generate(root, lab)
         log(f"build: {lab}: student notebook → {out.relative_to(root)}")
         _record_references(root, lab, force=force, log=log)
+    for deck in decks:
+        changed = build_lecture(root, deck)
+        log(f"build: {deck.id}: lecture handout → {deck.handout.relative_to(root)}{'' if changed else ' (unchanged)'}")
     if write_readme_badges(root, lab_ids(root)):
         log("build: README.md: Open in Colab badges updated")
 
@@ -256,11 +280,15 @@ def _comparable(nb) -> list:
     return [(c.cell_type, c.source, c.get("metadata", {}).get("nbgrader")) for c in nb.cells]
 
 
-def check(root: Path, labs: list[str] | None = None, *, drift: bool = True, solutions: bool = True,
-          stubs: bool = True, log=print) -> CheckReport:
-    """Drift, solutions passing, student notebooks failing: every problem found, not just the first."""
+def check(root: Path, labs: list[str] | None = None, *, lectures: list[str] | None = None, drift: bool = True,
+          solutions: bool = True, stubs: bool = True, log=print) -> CheckReport:
+    """Drift, solutions passing, student notebooks failing, lecture handouts matching their sources and their
+    slide metadata sound: every problem found, not just the first. Default, when neither ``labs`` nor
+    ``lectures`` is given: all of both."""
     report = CheckReport()
-    labs = labs or lab_ids(root)
+    everything = not labs and not lectures
+    labs = lab_ids(root) if everything else list(labs or [])
+    decks = resolve_decks(root, lectures or ["all"]) if lectures or (everything and lecture_ids(root)) else []
 
     def note(ok: bool, msg: str) -> None:
         (report.lines if ok else report.problems).append(msg)
@@ -281,6 +309,15 @@ def check(root: Path, labs: list[str] | None = None, *, drift: bool = True, solu
             note(not changed, f"{lab}: notebooks/ matches its solution" if not changed else
                  f"{lab}: notebooks/{lab}/{lab}.ipynb differs from what `course build` makes "
                  f"(first at cell {min(changed)}); run `course build` and commit")
+
+    for deck in decks if drift else []:
+        try:
+            why = lecture_drift(root, deck)
+        except (SlidesError, NotebookError) as exc:
+            note(False, f"{deck.id}: {exc}")
+            continue
+        note(why is None, f"{deck.id}: the lecture handout matches its source "
+             f"({count_slides(load_notebook(deck.source))} slides, slide metadata sound)" if why is None else f"{deck.id}: {why}")
 
     for lab in labs if drift else []:
         record = root / "autograder" / "references" / f"{lab}.json"

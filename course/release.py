@@ -80,6 +80,8 @@ def colab_badges(root: Path, labs: list[str]) -> str:
 def write_readme_badges(root: Path, labs: list[str]) -> bool:
     """Replace the badge block in ``root/README.md``; True when the file changed."""
     readme = root / "README.md"
+    if not readme.is_file():
+        return False
     text = readme.read_text()
     start, end = text.find(BADGES_START), text.find(BADGES_END)
     if start < 0 or end < start:

@@ -266,9 +266,11 @@ def animate_paths(loss_fn: LossFn, paths: Mapping[str, Any], *, xlim=(-2.0, 2.0)
 
 
 # matplotlib's player draws its buttons with Font Awesome icons from a CDN: offline they are blank squares.
-_ICONS = {"fa fa-minus": "−", "fa fa-fast-backward": "⏮", "fa fa-step-backward": "◁",
-          "fa fa-play fa-flip-horizontal": "◀", "fa fa-pause": "⏸", "fa fa-play": "▶",
-          "fa fa-step-forward": "▷", "fa fa-fast-forward": "⏭", "fa fa-plus": "+"}
+# Their stand-ins are in every common font (DejaVu, Liberation): the media-control block (⏮ ⏸ ⏭) is not,
+# and shows as blank boxes in a browser without an emoji font.
+_ICONS = {"fa fa-minus": "−", "fa fa-fast-backward": "|◀", "fa fa-step-backward": "◁",
+          "fa fa-play fa-flip-horizontal": "◀", "fa fa-pause": "‖", "fa fa-play": "▶",
+          "fa fa-step-forward": "▷", "fa fa-fast-forward": "▶|", "fa fa-plus": "+"}
 
 
 def animation_html(anim: "FuncAnimation", *, frame_format: str = "jpeg") -> str:
