@@ -23,6 +23,14 @@ def test_wheel_contains_course_only(repo_root, tmp_path) -> None:
             text = zipfile.ZipFile(wheel).read(name).decode("utf-8", "replace")
             assert not re.search(r"^\s*#+\s*BEGIN (SOLUTION|HIDDEN TESTS)", text, re.M), name
     assert not any(n.endswith((".ipynb", ".pt")) for n in names)
+    # `course slides` works from an installed wheel: the vendored files, their manifest and the template ship.
+    import json
+
+    manifest = json.loads(zipfile.ZipFile(wheel).read("course/slides/vendor/MANIFEST.json"))
+    vendored = [f"course/slides/vendor/{pkg}/{f}" for pkg, p in manifest["packages"].items() for f in p["files"]]
+    assert set(vendored) <= set(names), sorted(set(vendored) - set(names))
+    assert "course/slides/template/course_reveal/index.html.j2" in names
+    assert "course/slides/template/course_reveal/conf.json" in names
     # The student install is light: what the labs import, and no more; nbgrader only in the extras.
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     requires = [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
@@ -30,3 +38,4 @@ def test_wheel_contains_course_only(repo_root, tmp_path) -> None:
     assert light == ["matplotlib", "numpy", "pillow", "torch", "torchvision", "tqdm"], light
     extras = [r for r in requires if "extra ==" in r]
     assert any(r.startswith("nbgrader") and 'extra == "instructor"' in r for r in extras), extras
+    assert any(r.startswith("jupyterlab-rise") and 'extra == "instructor"' in r for r in extras), extras

@@ -17,7 +17,7 @@ from nbformat import NotebookNode
 from ..notebooks import describe_cell, load_notebook
 from ..release import INSTALL_LINE, install_spec, stamp_install_spec
 
-__all__ = ["SLIDE_TYPES", "HIDE_INPUT", "SlidesError", "Deck", "lecture_ids", "resolve_decks", "slide_problems",
+__all__ = ["SLIDE_TYPES", "HIDE_INPUT", "RISE_DEFAULTS", "SlidesError", "Deck", "lecture_ids", "resolve_decks", "slide_problems",
            "count_slides", "lecture_notebook", "build_lecture", "lecture_drift"]
 
 #: What a cell's ``metadata.slideshow.slide_type`` may be (RISE and nbconvert's reveal exporter agree on these).
@@ -25,6 +25,12 @@ SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
 #: The tag of a code cell whose output is shown in the static deck without its code.
 HIDE_INPUT = "hide-input"
 _ID = re.compile(r"^lecture(\d+)_([a-z0-9_]+)$")
+#: How jupyterlab-rise plays a handout live, unless its source says otherwise: the white theme, whose fonts
+#: RISE bundles (its default theme imports Google Fonts, which an offline lecture hall cannot reach), and tall
+#: slides scrolling rather than cut off. No fixed canvas size: RISE lays cells out for the window, and a
+#: width or height here shifts them off its left edge.
+RISE_DEFAULTS = {"theme": "white", "transition": "slide", "scroll": True, "slideNumber": "c/t", "controls": True,
+                 "progress": True, "center": False}
 
 
 class SlidesError(RuntimeError):
@@ -126,6 +132,7 @@ def lecture_notebook(root: Path, deck: Deck) -> NotebookNode:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     stamp_install_spec(nb, install_spec(root))
+    nb.metadata["rise"] = {**RISE_DEFAULTS, **nb.metadata.get("rise", {})}
     return nb
 
 
@@ -151,6 +158,9 @@ def lecture_drift(root: Path, deck: Deck) -> str | None:
     def cells(nb: NotebookNode) -> list:
         return [(c.cell_type, c.source, c.get("metadata", {})) for c in nb.cells]
 
+    if fresh.metadata.get("rise") != handed.metadata.get("rise"):
+        return (f"{deck.handout.relative_to(root)}: its live-slides settings (metadata.rise) are not what "
+                "`course build` writes; run `course build` and commit")
     a, b = cells(fresh), cells(handed)
     changed = [i for i, (x, y) in enumerate(zip(a, b)) if x != y] + ([min(len(a), len(b))] if len(a) != len(b) else [])
     if changed:

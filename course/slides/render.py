@@ -97,11 +97,16 @@ _INIT = """(function () {
     transition: deck.transition, slideNumber: 'c/t', width: 960, height: 700,
     plugins: [RevealNotes]
   });
-  // A slide taller than the canvas scrolls instead of being cut off.
-  function scrollIfTall() {
-    var slide = Reveal.getCurrentSlide();
-    if (slide && slide.scrollHeight > 700 * 1.02) { slide.classList.add('course-scroll'); slide.style.height = '700px'; }
+  // A slide taller than the canvas is shrunk to fit (down to 70 %), and scrolls beyond that: never cut off.
+  function fit(slide) {
+    if (!slide || slide.dataset.courseFit) return;
+    var natural = slide.scrollHeight;
+    var zoom = natural > 700 * 1.02 ? Math.max(0.7, 700 / natural) : 1;
+    slide.dataset.courseFit = zoom.toFixed(3);
+    if (zoom < 1) { slide.style.zoom = zoom; }
+    if (natural * zoom > 700 * 1.02) { slide.classList.add('course-scroll'); slide.style.height = (700 / zoom) + 'px'; }
   }
+  function scrollIfTall() { fit(Reveal.getCurrentSlide()); }
   Reveal.on('ready', scrollIfTall);
   Reveal.on('slidechanged', scrollIfTall);
 })();"""
@@ -131,7 +136,7 @@ def deck_html(nb: NotebookNode, *, title: str, transition: str = "slide") -> tup
         "notes_js": _escape_script(vendored_text("reveal.js", "plugin/notes/notes.js")),
         "mathjax_js": _escape_script(vendored_text("mathjax", "es5/tex-svg-full.js")) if maths else "",
         "mathjax_config": _MATHJAX_CONFIG,
-        "init_js": _INIT % {"config": json.dumps({"transition": transition})},
+        "init_js": _INIT.replace("%(config)s", json.dumps({"transition": transition})),
     }}
     html, _ = exporter.from_notebook_node(nb, resources=resources)
     remote = network_references(html)

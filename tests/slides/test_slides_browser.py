@@ -94,6 +94,19 @@ def test_a_deck_plays_offline_in_chromium(browser, rendered_lectures, lecture: s
         assert right - left > 200 and bottom - top > 100, f"the plot is shown at a readable size: {img['box']}"
         assert left >= 0 and top >= 0 and right <= VIEWPORT["width"] + 1 and top < VIEWPORT["height"], \
             f"the plot is inside the viewport: {img['box']}"
+
+        # Every slide fits its 960 × 700 canvas: as it is, or shrunk a little (never below 75 %), never scrolled.
+        page.evaluate("Reveal.configure({transition: 'none'})")
+        fits = []
+        for i, ix in enumerate(page.evaluate("Reveal.getSlides().map(s => Reveal.getIndices(s))")):
+            page.evaluate(f"Reveal.slide({ix['h']}, {ix.get('v') or 0})")
+            page.wait_for_function("!!Reveal.getCurrentSlide().dataset.courseFit", timeout=5_000)
+            fits.append(page.evaluate("""() => { const s = Reveal.getCurrentSlide();
+                return [Number(s.dataset.courseFit), s.classList.contains('course-scroll'),
+                        ((s.querySelector('h1, h2, h3') || {}).textContent || '').slice(0, 60)]; }"""))
+        crammed = [f"slide {i + 1} {title!r} (shrunk to {zoom:.0%}{', and scrolls' if scrolls else ''})"
+                   for i, (zoom, scrolls, title) in enumerate(fits) if zoom < 0.75 or scrolls]
+        assert not crammed, f"{lecture}: too much on {crammed}: split it into subslides"
         assert requests == [], f"the deck asked the network for {requests[:5]}"
         assert not [e for e in log if e.startswith("pageerror")], log
     finally:

@@ -95,6 +95,7 @@ def test_build_writes_the_handout_stamped_and_only_when_it_changed(tmp_path: Pat
     assert "COURSE_INSTALL = 'course @ git+https://github.com/me/dl-course.git@v0.3.0'" in handout.cells[1].source
     assert [c.metadata.get("slideshow") for c in handout.cells] == [c.metadata.get("slideshow")
                                                                      for c in lecture().cells]
+    assert handout.metadata.rise["theme"] == "white" and handout.metadata.rise["scroll"] is True
     assert lecture_drift(root, deck) is None
     mtime = deck.handout.stat().st_mtime_ns
     assert build_lecture(root, deck) is False and deck.handout.stat().st_mtime_ns == mtime
@@ -131,3 +132,17 @@ def test_the_course_lectures_are_sound_and_their_handouts_built() -> None:
         assert sum(c.metadata["slideshow"]["slide_type"] == "notes" for c in nb.cells) >= 5, \
             f"{deck.id}: an instructor deck has speaker notes"
         assert lecture_drift(ROOT, deck) is None, deck.id
+
+
+def test_the_source_may_choose_its_live_slide_settings(tmp_path: Path) -> None:
+    nb = lecture()
+    nb.metadata["rise"] = {"transition": "fade"}
+    root = make_root(tmp_path, {"lecture1_alpha": nb})
+    [deck] = resolve_decks(root, ["all"])
+    build_lecture(root, deck)
+    rise = nbformat.read(deck.handout, as_version=4).metadata.rise
+    assert rise["transition"] == "fade" and rise["theme"] == "white"
+    handout = nbformat.read(deck.handout, as_version=4)
+    handout.metadata.rise["theme"] = "simple"
+    nbformat.write(handout, deck.handout)
+    assert "metadata.rise" in lecture_drift(root, deck)

@@ -92,5 +92,5 @@ def test_the_optimiser_lecture_animates_offline(rendered_lectures) -> None:
     players = [out["data"]["text/html"] for _, _, out in _outputs(nb) if "text/html" in out.get("data", {})
                and "data:image/jpeg;base64," in out["data"]["text/html"]]
     assert players, "an HTML5 animation (course.animation_html) is on a slide"
-    assert players[0].count("data:image/jpeg;base64,") >= 10, "every frame embedded"
+    assert players[0].count("data:image/jpeg;base64,") >= 5, "every frame embedded (fast mode draws fewer)"
     assert network_references(players[0]) == [] and 'class="fa' not in players[0]
