@@ -94,3 +94,24 @@ def test_the_optimiser_lecture_animates_offline(rendered_lectures) -> None:
     assert players, "an HTML5 animation (course.animation_html) is on a slide"
     assert players[0].count("data:image/jpeg;base64,") >= 5, "every frame embedded (fast mode draws fewer)"
     assert network_references(players[0]) == [] and 'class="fa' not in players[0]
+
+
+def test_the_gpu_branch_of_the_cnn_lecture_draws_the_speedup(tmp_path) -> None:
+    """No GPU here: lecture 3 is run with the CPU posing as its GPU, so that the branch a GPU takes (GPU bars,
+    the speed-up in the title, the GPU's MACs/s) runs at least once. On real hardware it is untested."""
+    from pathlib import Path
+
+    from course.notebooks import execute_notebook, load_notebook
+    from course.slides.decks import resolve_decks
+
+    [deck] = resolve_decks(Path(__file__).resolve().parents[2], ["lecture3_cnns"])
+    nb = load_notebook(deck.handout)
+    choice = 'GPU = DEVICE if DEVICE.type in ("cuda", "mps") else None'
+    cells = [c for c in nb.cells if choice in c.source]
+    assert len(cells) == 1, "lecture 3 picks its GPU in one line; this test poses the CPU as that GPU"
+    cells[0].source = cells[0].source.replace(choice, 'GPU = torch.device("cpu")   # posed as the GPU by the test')
+    nb, result = execute_notebook(nb, tmp_path, env={"COURSE_FAST": "1", "MPLBACKEND": "Agg"}, timeout=300)
+    assert not result.errors, result.summary()
+    printed = "\n".join(o.get("text", "") for _, _, o in _outputs(nb))
+    assert "GPU: " in printed and "No GPU on this machine" not in printed
+    assert not [o for _, _, o in _outputs(nb) if o.get("name") == "stderr"]
