@@ -135,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", help="course checkout (default: found from the current folder, or COURSE_ROOT)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("build", help="generate student notebooks, reference results and lecture handouts "
-                                     "from solutions/")
+    p = sub.add_parser("build", help="generate student notebooks and reference results from solutions/, "
+                                     "and normalise the lectures in notebooks/lectures/")
     p.add_argument("labs", nargs="*", metavar="name", help="lab ids or lecture names (default: all labs and lectures)")
     p.add_argument("--force", action="store_true",
                    help="re-record reference results even where the solution did not change")
@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="folder for the decks (default: notebooks/lectures/html, which git ignores)")
     p.add_argument("--fast", action="store_true", help="run in fast mode (COURSE_FAST=1): smaller budgets, same slides")
     p.add_argument("--saved", action="store_true",
-                   help="do not run: take the outputs saved in notebooks/lectures/<id>.ipynb (e.g. after a live session)")
+                   help="do not run: take the outputs saved in notebooks/lectures/<id>.ipynb (right after a live "
+                        "session, before `course build` clears them)")
     p.add_argument("--timeout", type=int, default=600, help="seconds one cell may run (default 600)")
     p.set_defaults(func=_cmd_slides)
 

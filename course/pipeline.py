@@ -52,7 +52,8 @@ def find_root(root: str | os.PathLike | None = None) -> Path:
 
 def lab_ids(root: Path) -> list[str]:
     """Labs that have a solution notebook, in course order."""
-    found = [p.name for p in (root / "solutions").iterdir() if (p / f"{p.name}.ipynb").exists()]
+    folder = root / "solutions"
+    found = [p.name for p in folder.iterdir() if (p / f"{p.name}.ipynb").exists()] if folder.is_dir() else []
     return sorted(found, key=lambda lab: (LABS.index(lab) if lab in LABS else len(LABS), lab))
 
 
@@ -240,8 +241,8 @@ def grade_reference(root: Path, lab: str, folder: str):
 
 def build(root: Path, labs: list[str] | None = None, *, lectures: list[str] | None = None, force: bool = False,
           log=print) -> None:
-    """Generate student notebooks for ``labs`` and the handouts of ``lectures`` (default, when neither is given:
-    all of both), and record reference results where solutions changed.
+    """Generate student notebooks for ``labs`` and normalise ``lectures`` (default, when neither is given: all of
+    both), and record reference results where solutions changed.
 
     Nothing tracked changes on an unchanged checkout: nbgrader regenerates the same notebooks, references are
     re-recorded only for a changed solution (or ``force``), and the README's badges only when the course's
@@ -261,7 +262,7 @@ def build(root: Path, labs: list[str] | None = None, *, lectures: list[str] | No
         _record_references(root, lab, force=force, log=log)
     for deck in decks:
         changed = build_lecture(root, deck)
-        log(f"build: {deck.id}: lecture handout → {deck.handout.relative_to(root)}{'' if changed else ' (unchanged)'}")
+        log(f"build: {deck.id}: {deck.path.relative_to(root)} {'normalised' if changed else 'unchanged'}")
     if write_readme_badges(root, lab_ids(root)):
         log("build: README.md: Open in Colab badges updated")
 
@@ -282,8 +283,7 @@ def _comparable(nb) -> list:
 
 def check(root: Path, labs: list[str] | None = None, *, lectures: list[str] | None = None, drift: bool = True,
           solutions: bool = True, stubs: bool = True, log=print) -> CheckReport:
-    """Drift, solutions passing, student notebooks failing, lecture handouts matching their sources and their
-    slide metadata sound: every problem found, not just the first. Default, when neither ``labs`` nor
+    """Drift, solutions passing, student notebooks failing, lectures normalised and their slide metadata sound: every problem found, not just the first. Default, when neither ``labs`` nor
     ``lectures`` is given: all of both."""
     report = CheckReport()
     everything = not labs and not lectures
@@ -316,8 +316,8 @@ def check(root: Path, labs: list[str] | None = None, *, lectures: list[str] | No
         except (SlidesError, NotebookError) as exc:
             note(False, f"{deck.id}: {exc}")
             continue
-        note(why is None, f"{deck.id}: the lecture handout matches its source "
-             f"({count_slides(load_notebook(deck.source))} slides, slide metadata sound)" if why is None else f"{deck.id}: {why}")
+        note(why is None, f"{deck.id}: the lecture is as `course build` leaves it "
+             f"({count_slides(load_notebook(deck.path))} slides, slide metadata sound)" if why is None else f"{deck.id}: {why}")
 
     for lab in labs if drift else []:
         record = root / "autograder" / "references" / f"{lab}.json"

@@ -1,6 +1,6 @@
 """Lecture decks: live slides in JupyterLab (jupyterlab-rise) and self-contained HTML (``course slides``).
 
-One module per step: :mod:`.decks` (where lectures live, their slide metadata, building the handouts),
+One module per step: :mod:`.decks` (where lectures live, their slide metadata, keeping them clean),
 :mod:`.render` (running a lecture and exporting it), :mod:`.assets` (the vendored reveal.js and MathJax),
 :mod:`.offline` (what in a page would be fetched from the network). Instructor tools: this needs nbconvert.
 """

@@ -1,9 +1,11 @@
-"""Lecture decks: where they live, which one a name means, their slide metadata, and building them.
+"""Lecture decks: where they live, which one a name means, their slide metadata, and keeping them clean.
 
-The instructor writes a lecture once, as ``solutions/lectures/<id>.ipynb`` (as labs are written in
-``solutions/``). ``course build`` makes the copy handed out, ``notebooks/lectures/<id>.ipynb``: outputs
-cleared and the setup cell stamped with the course's install command, as it does for labs; ``course check``
-reports drift between the two and every slide-metadata problem. Lectures are not graded.
+A lecture is one notebook, ``notebooks/lectures/<id>.ipynb``: the instructor writes and presents that file, and
+it is what students get. It is not graded, so it has no nbgrader source in ``solutions/`` (nbgrader would list
+any folder there as an assignment). ``course build`` normalises it in place, as it builds a lab's student
+notebook: outputs cleared, the setup cell stamped with the course's install command, the live-slides settings
+(``metadata.rise``) filled in; ``course check`` reports a lecture that is not normalised, and every
+slide-metadata problem, naming the cell.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
 #: The tag of a code cell whose output is shown in the static deck without its code.
 HIDE_INPUT = "hide-input"
 _ID = re.compile(r"^lecture(\d+)_([a-z0-9_]+)$")
-#: How jupyterlab-rise plays a handout live, unless its source says otherwise: the white theme, whose fonts
+#: How jupyterlab-rise plays a lecture live, unless the lecture's own metadata.rise says otherwise: the white theme, whose fonts
 #: RISE bundles (its default theme imports Google Fonts, which an offline lecture hall cannot reach), and tall
 #: slides scrolling rather than cut off. No fixed canvas size: RISE lays cells out for the window, and a
 #: width or height here shifts them off its left edge.
@@ -40,8 +42,7 @@ class SlidesError(RuntimeError):
 @dataclass(frozen=True)
 class Deck:
     id: str
-    source: Path    # solutions/lectures/<id>.ipynb
-    handout: Path   # notebooks/lectures/<id>.ipynb
+    path: Path   # notebooks/lectures/<id>.ipynb
 
     @property
     def number(self) -> int:
@@ -50,15 +51,14 @@ class Deck:
 
 
 def lecture_ids(root: Path) -> list[str]:
-    """The lectures that have a source notebook, in course order (lecture1_..., lecture2_...)."""
-    folder = root / "solutions" / "lectures"
+    """The lectures in notebooks/lectures/, in course order (lecture1_..., lecture2_...)."""
+    folder = root / "notebooks" / "lectures"
     found = [p.stem for p in folder.glob("*.ipynb")] if folder.is_dir() else []
     return sorted(found, key=lambda s: (int(_ID.match(s).group(1)) if _ID.match(s) else 1 << 30, s))
 
 
 def _deck(root: Path, lecture: str) -> Deck:
-    return Deck(lecture, root / "solutions" / "lectures" / f"{lecture}.ipynb",
-                root / "notebooks" / "lectures" / f"{lecture}.ipynb")
+    return Deck(lecture, root / "notebooks" / "lectures" / f"{lecture}.ipynb")
 
 
 def resolve_decks(root: Path, names: list[str] | tuple[str, ...]) -> list[Deck]:
@@ -66,7 +66,7 @@ def resolve_decks(root: Path, names: list[str] | tuple[str, ...]) -> list[Deck]:
     (``cnns``); an unknown or ambiguous name is an error that lists the lectures."""
     ids = lecture_ids(root)
     if not ids:
-        raise SlidesError(f"no lectures: {root / 'solutions' / 'lectures'} holds no notebooks")
+        raise SlidesError(f"no lectures: {root / 'notebooks' / 'lectures'} holds no notebooks")
     chosen: list[str] = []
     for name in names:
         key = name.strip().lower().removesuffix(".ipynb")
@@ -94,7 +94,7 @@ def count_slides(nb: NotebookNode) -> int:
 
 def slide_problems(nb: NotebookNode, *, source: bool = True) -> list[str]:
     """Every problem of a lecture notebook's slide metadata, each naming its cell. ``source``: it is the
-    instructor's source, which must carry no outputs."""
+    committed notebook, which must carry no outputs (``course build`` clears them)."""
     problems: list[str] = []
     if not nb.cells:
         return ["the notebook has no cells"]
@@ -111,7 +111,7 @@ def slide_problems(nb: NotebookNode, *, source: bool = True) -> list[str]:
         if HIDE_INPUT in tags and cell.cell_type != "code":
             problems.append(f"{where}: tagged {HIDE_INPUT!r}, which only means something on a code cell")
         if source and cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
-            problems.append(f"{where}: has outputs; clear them (the source is committed without outputs)")
+            problems.append(f"{where}: has outputs; clear them (`course build` does; lectures are committed without)")
     if _slide_type(nb.cells[0]) != "slide":
         problems.append(f"{describe_cell(0, nb.cells[0])}: the first cell must start a slide (slide type 'slide')")
     if not any(c.cell_type == "code" and INSTALL_LINE.search(c.source) for c in nb.cells):
@@ -121,13 +121,13 @@ def slide_problems(nb: NotebookNode, *, source: bool = True) -> list[str]:
 
 
 def lecture_notebook(root: Path, deck: Deck) -> NotebookNode:
-    """The handout ``course build`` makes of ``deck``: its source, outputs cleared, the setup cell stamped."""
-    if not deck.source.is_file():
-        raise SlidesError(f"{deck.source} does not exist")
-    nb = load_notebook(deck.source)
-    problems = slide_problems(nb, source=True)
+    """What ``course build`` makes of ``deck``: outputs cleared, the setup cell stamped, ``metadata.rise`` filled in."""
+    if not deck.path.is_file():
+        raise SlidesError(f"{deck.path} does not exist")
+    nb = load_notebook(deck.path)
+    problems = slide_problems(nb, source=False)
     if problems:
-        raise SlidesError(f"{deck.source.relative_to(root)} has slide-metadata problems:\n  - " + "\n  - ".join(problems))
+        raise SlidesError(f"{deck.path.relative_to(root)} has slide-metadata problems:\n  - " + "\n  - ".join(problems))
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -137,33 +137,26 @@ def lecture_notebook(root: Path, deck: Deck) -> NotebookNode:
 
 
 def build_lecture(root: Path, deck: Deck) -> bool:
-    """Write ``deck``'s handout into notebooks/lectures/; True when the file changed."""
+    """Normalise ``deck`` in place; True when the file changed."""
     text = nbformat.writes(lecture_notebook(root, deck)) + "\n"
-    if deck.handout.is_file() and deck.handout.read_text() == text:
+    if deck.path.read_text() == text:
         return False
-    deck.handout.parent.mkdir(parents=True, exist_ok=True)
-    tmp = deck.handout.with_name(deck.handout.name + ".tmp")
+    tmp = deck.path.with_name(deck.path.name + ".tmp")
     tmp.write_text(text)
-    tmp.replace(deck.handout)
+    tmp.replace(deck.path)
     return True
 
 
 def lecture_drift(root: Path, deck: Deck) -> str | None:
-    """Why notebooks/lectures/<id>.ipynb is not what `course build` makes of its source, or None when it is."""
+    """Why ``deck`` is not what `course build` makes of it (outputs, install command, live-slides settings),
+    or None when it is. Slide-metadata problems are a :class:`SlidesError`."""
     fresh = lecture_notebook(root, deck)
-    if not deck.handout.is_file():
-        return f"{deck.handout.relative_to(root)} is missing; run `course build` and commit"
-    handed = load_notebook(deck.handout)
-
-    def cells(nb: NotebookNode) -> list:
-        return [(c.cell_type, c.source, c.get("metadata", {})) for c in nb.cells]
-
-    if fresh.metadata.get("rise") != handed.metadata.get("rise"):
-        return (f"{deck.handout.relative_to(root)}: its live-slides settings (metadata.rise) are not what "
-                "`course build` writes; run `course build` and commit")
-    a, b = cells(fresh), cells(handed)
-    changed = [i for i, (x, y) in enumerate(zip(a, b)) if x != y] + ([min(len(a), len(b))] if len(a) != len(b) else [])
-    if changed:
-        return (f"{deck.handout.relative_to(root)} differs from what `course build` makes of "
-                f"{deck.source.relative_to(root)} (first at cell {min(changed)}); run `course build` and commit")
+    current = load_notebook(deck.path)
+    where = deck.path.relative_to(root)
+    if any(c.get("outputs") or c.get("execution_count") for c in current.cells if c.cell_type == "code"):
+        return f"{where} carries outputs; run `course build` (it clears them) and commit"
+    if fresh.metadata.get("rise") != current.metadata.get("rise"):
+        return f"{where}: its live-slides settings (metadata.rise) are incomplete; run `course build` and commit"
+    if [c.source for c in fresh.cells] != [c.source for c in current.cells]:
+        return f"{where}: its setup cell does not hold the course's install command; run `course build` and commit"
     return None

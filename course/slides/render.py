@@ -1,6 +1,6 @@
 """``course slides``: run a lecture and render it into one self-contained reveal.js HTML file.
 
-The deck is the executed handout (notebooks/lectures/<id>.ipynb) exported by nbconvert's slides exporter
+The deck is the executed lecture (notebooks/lectures/<id>.ipynb) exported by nbconvert's slides exporter
 through the ``course_reveal`` template, which inlines reveal.js, its notes plugin, its theme and fonts, and
 (where the deck has maths) MathJax from ``course/slides/vendor/``. The result is checked before it is written:
 a deck that would load anything from the network (:func:`~course.slides.offline.network_references`) is an
@@ -49,11 +49,11 @@ class RenderedDeck:
 
 
 def run_lecture(deck: Deck, *, fast: bool, timeout: int = 600) -> tuple[NotebookNode, float]:
-    """Execute the handout in a scratch folder (nothing is written beside it): (executed notebook, seconds)."""
-    if not deck.handout.is_file():
-        raise SlidesError(f"{deck.handout} does not exist; run `course build` first")
-    nb = load_notebook(deck.handout)
-    with scratch_copy(deck.handout.parent) as tmp:
+    """Execute the lecture in a scratch folder (nothing is written beside it): (executed notebook, seconds)."""
+    if not deck.path.is_file():
+        raise SlidesError(f"{deck.path} does not exist")
+    nb = load_notebook(deck.path)
+    with scratch_copy(deck.path.parent) as tmp:
         t0 = time.perf_counter()
         nb, result = execute_notebook(nb, tmp, env={"COURSE_FAST": "1" if fast else "0", "MPLBACKEND": "Agg"},
                                       timeout=timeout)
@@ -153,11 +153,11 @@ def render_deck(deck: Deck, out_dir: Path, *, fast: bool = False, execute: bool 
         nb, seconds = run_lecture(deck, fast=fast, timeout=timeout)
     else:
         try:
-            nb, seconds = load_notebook(deck.handout), None
+            nb, seconds = load_notebook(deck.path), None
         except NotebookError as exc:
             raise SlidesError(str(exc)) from exc
         if not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
-            raise SlidesError(f"{deck.handout} has no saved outputs: run it first, or leave out --saved")
+            raise SlidesError(f"{deck.path} has no saved outputs: run it first, or leave out --saved")
     title = next((line.lstrip("# ").strip() for line in nb.cells[0].source.splitlines() if line.startswith("#")),
                  deck.id)
     html, slides = deck_html(nb, title=title)

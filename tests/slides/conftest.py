@@ -21,7 +21,7 @@ class Rendered:
 
 @pytest.fixture(scope="session")
 def rendered_lectures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
-    """Every lecture handout in notebooks/lectures/, run in fast mode (as `course slides all --fast` does) and
+    """Every lecture in notebooks/lectures/, run in fast mode (as `course slides all --fast` does) and
     written as a deck; what `course slides` prints is checked in test_slides_cli.py."""
     from course.slides.decks import resolve_decks
     from course.slides.render import deck_html, run_lecture

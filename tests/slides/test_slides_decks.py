@@ -1,4 +1,4 @@
-"""course.slides.decks: which lecture a name means, slide-metadata problems, and the handouts `course build` makes."""
+"""course.slides.decks: which lecture a name means, slide-metadata problems, and what `course build` makes of a lecture."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +32,7 @@ def test_lectures_are_in_course_order(three: Path) -> None:
 def test_a_name_means_one_lecture(three: Path, name: str, want: list[str]) -> None:
     decks = resolve_decks(three, [name])
     assert [d.id for d in decks] == want
-    assert decks[0].source == three / "solutions" / "lectures" / f"{want[0]}.ipynb"
-    assert decks[0].handout == three / "notebooks" / "lectures" / f"{want[0]}.ipynb"
+    assert decks[0].path == three / "notebooks" / "lectures" / f"{want[0]}.ipynb"
 
 
 def test_names_are_deduplicated_in_the_order_given(three: Path) -> None:
@@ -86,47 +85,52 @@ def test_an_executed_notebook_may_have_outputs() -> None:
     assert any("has outputs" in p for p in slide_problems(lecture(executed=True), source=True))
 
 
-def test_build_writes_the_handout_stamped_and_only_when_it_changed(tmp_path: Path) -> None:
-    root = make_root(tmp_path, {"lecture1_alpha": lecture()}, repository="https://github.com/me/dl-course")
+def test_build_normalises_a_lecture_in_place_and_only_when_it_changed(tmp_path: Path) -> None:
+    root = make_root(tmp_path, {"lecture1_alpha": lecture(executed=True)}, repository="https://github.com/me/dl-course")
     [deck] = resolve_decks(root, ["all"])
-    assert lecture_drift(root, deck) is not None and "missing" in lecture_drift(root, deck)
+    assert "carries outputs" in lecture_drift(root, deck)
     assert build_lecture(root, deck) is True
-    handout = nbformat.read(deck.handout, as_version=4)
-    assert "COURSE_INSTALL = 'course @ git+https://github.com/me/dl-course.git@v0.3.0'" in handout.cells[1].source
-    assert [c.metadata.get("slideshow") for c in handout.cells] == [c.metadata.get("slideshow")
-                                                                     for c in lecture().cells]
-    assert handout.metadata.rise["theme"] == "white" and handout.metadata.rise["scroll"] is True
-    assert lecture_drift(root, deck) is None
-    mtime = deck.handout.stat().st_mtime_ns
-    assert build_lecture(root, deck) is False and deck.handout.stat().st_mtime_ns == mtime
+    built = nbformat.read(deck.path, as_version=4)
+    assert "COURSE_INSTALL = 'course @ git+https://github.com/me/dl-course.git@v0.3.0'" in built.cells[1].source
+    assert all(not c.outputs and c.execution_count is None for c in built.cells if c.cell_type == "code")
+    assert [c.metadata.get("slideshow") for c in built.cells] == [c.metadata.get("slideshow") for c in lecture().cells]
+    assert built.metadata.rise["theme"] == "white" and built.metadata.rise["scroll"] is True
+    assert "width" not in built.metadata.rise, "a fixed canvas shifts RISE's slides off the window's left edge"
+    assert lecture_drift(root, deck) is None and slide_problems(built) == []
+    mtime = deck.path.stat().st_mtime_ns
+    assert build_lecture(root, deck) is False and deck.path.stat().st_mtime_ns == mtime
 
 
-def test_drift_is_found_where_the_source_changed(tmp_path: Path) -> None:
-    root = make_root(tmp_path)
+def test_check_finds_what_build_would_change(tmp_path: Path) -> None:
+    root = make_root(tmp_path, repository="https://github.com/me/dl-course")
     [deck] = resolve_decks(root, ["1"])
+    assert "metadata.rise" in lecture_drift(root, deck)
     build_lecture(root, deck)
-    nb = nbformat.read(deck.source, as_version=4)
-    nb.cells.insert(3, cell("markdown", "## New slide", "slide"))
-    nbformat.write(nb, deck.source)
-    why = lecture_drift(root, deck)
-    assert why is not None and "first at cell 3" in why and "run `course build`" in why
+    (root / "pyproject.toml").write_text((root / "pyproject.toml").read_text().replace("0.3.0", "0.4.0"))
+    assert "install command" in lecture_drift(root, deck), "a new release must reach the setup cell"
+    build_lecture(root, deck)
+    nb = nbformat.read(deck.path, as_version=4)
+    nb.cells[5].execution_count = 7
+    nbformat.write(nb, deck.path)
+    assert "carries outputs" in lecture_drift(root, deck)
 
 
-def test_a_source_with_problems_is_not_built(tmp_path: Path) -> None:
+def test_a_lecture_with_problems_is_not_built(tmp_path: Path) -> None:
     nb = lecture()
     nb.cells[4].metadata.pop("slideshow")
     root = make_root(tmp_path, {"lecture1_alpha": nb})
     [deck] = resolve_decks(root, ["all"])
+    before = deck.path.read_bytes()
     with pytest.raises(SlidesError, match=r"slide-metadata problems:\n  - cell 4"):
         build_lecture(root, deck)
-    assert not deck.handout.exists()
+    assert deck.path.read_bytes() == before
 
 
-def test_the_course_lectures_are_sound_and_their_handouts_built() -> None:
+def test_the_course_lectures_are_sound_and_built() -> None:
     ids = lecture_ids(ROOT)
     assert ids == ["lecture1_ml_basics", "lecture2_dnn_basics", "lecture3_cnns", "lecture4_resnets_optimisers"]
     for deck in resolve_decks(ROOT, ["all"]):
-        nb = nbformat.read(deck.source, as_version=4)
+        nb = nbformat.read(deck.path, as_version=4)
         assert slide_problems(nb) == [], deck.id
         assert count_slides(nb) >= 12, f"{deck.id}: {count_slides(nb)} slides"
         assert sum(c.metadata["slideshow"]["slide_type"] == "notes" for c in nb.cells) >= 5, \
@@ -134,15 +138,12 @@ def test_the_course_lectures_are_sound_and_their_handouts_built() -> None:
         assert lecture_drift(ROOT, deck) is None, deck.id
 
 
-def test_the_source_may_choose_its_live_slide_settings(tmp_path: Path) -> None:
+def test_a_lecture_may_choose_its_live_slide_settings(tmp_path: Path) -> None:
     nb = lecture()
     nb.metadata["rise"] = {"transition": "fade"}
     root = make_root(tmp_path, {"lecture1_alpha": nb})
     [deck] = resolve_decks(root, ["all"])
     build_lecture(root, deck)
-    rise = nbformat.read(deck.handout, as_version=4).metadata.rise
+    rise = nbformat.read(deck.path, as_version=4).metadata.rise
     assert rise["transition"] == "fade" and rise["theme"] == "white"
-    handout = nbformat.read(deck.handout, as_version=4)
-    handout.metadata.rise["theme"] = "simple"
-    nbformat.write(handout, deck.handout)
-    assert "metadata.rise" in lecture_drift(root, deck)
+    assert lecture_drift(root, deck) is None

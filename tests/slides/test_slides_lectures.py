@@ -105,7 +105,7 @@ def test_the_gpu_branch_of_the_cnn_lecture_draws_the_speedup(tmp_path) -> None:
     from course.slides.decks import resolve_decks
 
     [deck] = resolve_decks(Path(__file__).resolve().parents[2], ["lecture3_cnns"])
-    nb = load_notebook(deck.handout)
+    nb = load_notebook(deck.path)
     choice = 'GPU = DEVICE if DEVICE.type in ("cuda", "mps") else None'
     cells = [c for c in nb.cells if choice in c.source]
     assert len(cells) == 1, "lecture 3 picks its GPU in one line; this test poses the CPU as that GPU"

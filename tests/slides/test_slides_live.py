@@ -2,7 +2,7 @@
 
 Each lecture, executed in fast mode, is opened at ``/rise/<id>.ipynb`` (what RISE's "Render as slideshow"
 opens): reveal.js builds its slides in the page, the maths is typeset, a plot shows, stepping forward moves, and
-nothing is asked of any host but the local server (the handout's ``metadata.rise`` picks the white theme, whose
+nothing is asked of any host but the local server (the lecture's ``metadata.rise`` picks the white theme, whose
 fonts RISE bundles). Screenshots go to ``$COURSE_ARTIFACTS/slides-live``.
 """
 from __future__ import annotations
@@ -76,8 +76,10 @@ def test_a_lecture_plays_live_with_rise_offline(browser, rise_server, rendered_l
         assert sections >= rendered_lectures[lecture].slides, f"RISE built {sections} slides"
         page.wait_for_function("document.querySelectorAll('.reveal mjx-container').length > 0", timeout=60_000)
         seen = []
+        present = "document.querySelector('.reveal .slides section.present:not(.stack)')"
         for step in range(3):
             time.sleep(1.0)
+            page.wait_for_function(f"!!{present}", timeout=30_000)   # a slide is shown (not mid-transition)
             seen.append(page.evaluate("document.querySelector('.reveal .slides section.present:not(.stack)')?.innerText.slice(0, 80)"))
             # What the slide shows is inside the window: no line starts off its left edge or runs off its right.
             box = page.evaluate("""() => { const s = document.querySelector('.reveal .slides section.present:not(.stack)');

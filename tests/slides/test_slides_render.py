@@ -64,15 +64,16 @@ def test_render_from_saved_outputs_writes_one_file(tmp_path: Path) -> None:
     build_lecture(root, deck)
     with pytest.raises(SlidesError, match="has no saved outputs"):
         render_deck(deck, tmp_path / "out", execute=False)
-    nbformat.write(lecture(executed=True), deck.handout)      # as if the instructor had run it live
+    nbformat.write(lecture(executed=True), deck.path)         # as if the instructor had run it live
     done = render_deck(deck, tmp_path / "out", execute=False)
     assert done.path == tmp_path / "out" / "lecture1_alpha.html" and done.slides == 4
     assert "from its saved outputs" in done.summary() and "loads nothing from the network" in done.summary()
     assert list((tmp_path / "out").iterdir()) == [done.path]
 
 
-def test_render_without_a_handout_says_to_build(tmp_path: Path) -> None:
+def test_render_of_a_missing_lecture_says_which(tmp_path: Path) -> None:
     root = make_root(tmp_path)
     [deck] = resolve_decks(root, ["all"])
-    with pytest.raises(SlidesError, match="run `course build` first"):
+    deck.path.unlink()
+    with pytest.raises(SlidesError, match="lecture1_alpha.ipynb does not exist"):
         render_deck(deck, tmp_path / "out")

@@ -65,9 +65,9 @@ def make_root(base: Path, lectures: dict[str, object] | None = None, repository:
     root = base / "course"
     (root / "autograder").mkdir(parents=True)
     (root / "autograder" / "nbgrader_config.py").write_text("c = get_config()\n")
-    (root / "solutions" / "lectures").mkdir(parents=True)
+    (root / "notebooks" / "lectures").mkdir(parents=True)
     urls = f'\n[project.urls]\nRepository = "{repository}"\n' if repository else ""
     (root / "pyproject.toml").write_text(f'[project]\nname = "course"\nversion = "0.3.0"\n{urls}')
     for name, nb in ({"lecture1_alpha": lecture()} if lectures is None else lectures).items():
-        nbformat.write(nb, root / "solutions" / "lectures" / f"{name}.ipynb")
+        nbformat.write(nb, root / "notebooks" / "lectures" / f"{name}.ipynb")
     return root
