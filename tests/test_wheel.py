@@ -27,7 +27,8 @@ def test_wheel_contains_course_only(repo_root, tmp_path) -> None:
     import json
 
     manifest = json.loads(zipfile.ZipFile(wheel).read("course/slides/vendor/MANIFEST.json"))
-    vendored = [f"course/slides/vendor/{pkg}/{f}" for pkg, p in manifest["packages"].items() for f in p["files"]]
+    vendored = [f"course/slides/vendor/{pkg}/{f}{'.gz' if f in p.get('gzipped', []) else ''}"
+                for pkg, p in manifest["packages"].items() for f in p["files"]]
     assert set(vendored) <= set(names), sorted(set(vendored) - set(names))
     assert "course/slides/template/course_reveal/index.html.j2" in names
     assert "course/slides/template/course_reveal/conf.json" in names

@@ -4,7 +4,9 @@ A deck opened from a file must load nothing from the network, so every file a de
 package (``course/slides/vendor/``): reveal.js 4 (its core, the notes plugin and the white theme with its
 fonts) and MathJax 3's all-in-one ``tex-svg-full`` bundle (TeX input, SVG output: no web fonts, no
 components fetched at run time). ``vendor/MANIFEST.json`` records, for each package, the npm tarball's
-``integrity`` and every file's sha256; :func:`vendored` refuses a file that does not match.
+``integrity`` and every file's sha256; :func:`vendored` refuses a file that does not match. Files the
+manifest lists under ``gzipped`` (MathJax's 2.3 MB bundle) are stored gzip-compressed, as ``<file>.gz``: git
+holds no file over 2 MB; their sha256 is that of the uncompressed file.
 
 To move to another release, edit the version in the manifest and run
 ``python -m course.slides.assets --refresh`` (needs ``npm``): it packs each package from the registry, checks
@@ -13,6 +15,7 @@ the tarball against the integrity npm reports, and rewrites the files and their 
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import shutil
@@ -40,19 +43,21 @@ class Package:
     version: str
     licence: str
     integrity: str
-    files: dict[str, str]  # path inside the package → sha256
+    files: dict[str, str]  # path inside the package → sha256 (of the uncompressed bytes)
+    gzipped: frozenset[str] = frozenset()  # files stored as <path>.gz
 
 
 @lru_cache(maxsize=1)
 def packages() -> dict[str, Package]:
     """The vendored npm packages, by name, as the manifest lists them."""
     raw = json.loads(_MANIFEST.read_text())
-    return {name: Package(name, p["version"], p["licence"], p.get("integrity", ""), dict(p["files"]))
+    return {name: Package(name, p["version"], p["licence"], p.get("integrity", ""), dict(p["files"]),
+                          frozenset(p.get("gzipped", [])))
             for name, p in raw["packages"].items()}
 
 
-def _path(package: str, file: str) -> Path:
-    return VENDOR / package / file
+def _path(package: str, file: str, gzipped: bool = False) -> Path:
+    return VENDOR / package / (file + ".gz" if gzipped else file)
 
 
 @lru_cache(maxsize=None)
@@ -61,11 +66,14 @@ def vendored(package: str, file: str) -> bytes:
     pkg = packages().get(package)
     if pkg is None or file not in pkg.files:
         raise AssetError(f"{package}/{file} is not in {_MANIFEST}")
-    path = _path(package, file)
+    path = _path(package, file, file in pkg.gzipped)
     if not path.is_file():
         raise AssetError(f"{path} is missing: reinstall the course package, or run "
                          "`python -m course.slides.assets --refresh`")
-    data = path.read_bytes()
+    try:
+        data = gzip.decompress(path.read_bytes()) if file in pkg.gzipped else path.read_bytes()
+    except (OSError, EOFError) as exc:   # a truncated or rewritten .gz
+        raise AssetError(f"{path} is not a readable gzip file ({exc}); run `python -m course.slides.assets --refresh`")
     if hashlib.sha256(data).hexdigest() != pkg.files[file]:
         raise AssetError(f"{path} differs from the sha256 in {_MANIFEST.name}: it was changed by hand; "
                          "run `python -m course.slides.assets --refresh`")
@@ -111,9 +119,11 @@ def refresh(log=print) -> None:
                     if member is None:
                         raise AssetError(f"{name}@{entry['version']} has no {file}")
                     data = member.read()
-                    dest = _path(name, file)
+                    packed = file in entry.get("gzipped", [])
+                    dest = _path(name, file, packed)
                     dest.parent.mkdir(parents=True, exist_ok=True)
-                    dest.write_bytes(data)
+                    # mtime=0: the same file gives the same .gz bytes, so a refresh changes nothing in git
+                    dest.write_bytes(gzip.compress(data, compresslevel=9, mtime=0) if packed else data)
                     entry["files"][file] = hashlib.sha256(data).hexdigest()
             entry["integrity"] = integrity
             log(f"vendored {name}@{entry['version']}: {len(entry['files'])} files ({integrity[:20]}...)")

@@ -20,6 +20,10 @@ def test_every_vendored_file_matches_its_sha256_and_each_package_has_its_licence
         for file, digest in pkg.files.items():
             data = assets.vendored(pkg.name, file)
             assert hashlib.sha256(data).hexdigest() == digest and len(data) > 500, f"{pkg.name}/{file}"
+    stored = [p for p in assets.VENDOR.rglob("*") if p.is_file()]
+    assert max(p.stat().st_size for p in stored) < 2_000_000, "git holds no file over 2 MB: gzip it in the manifest"
+    assert (assets.VENDOR / "mathjax" / "es5" / "tex-svg-full.js.gz").is_file()
+    assert len(assets.vendored("mathjax", "es5/tex-svg-full.js")) > 2_000_000      # served uncompressed
     assert "MIT" in assets.vendored_text("reveal.js", "LICENSE")
     assert "Apache License" in assets.vendored_text("mathjax", "LICENSE")
     assert "SIL Open Font License" in assets.vendored_text("reveal.js", "dist/theme/fonts/source-sans-pro/LICENSE")
@@ -34,6 +38,10 @@ def test_a_changed_or_missing_vendored_file_is_refused(tmp_path: Path, monkeypat
         (copy / "reveal.js" / "LICENSE").write_text("edited by hand")
         with pytest.raises(assets.AssetError, match="differs from the sha256"):
             assets.vendored("reveal.js", "LICENSE")
+        bundle = copy / "mathjax" / "es5" / "tex-svg-full.js.gz"
+        bundle.write_bytes(bundle.read_bytes()[:1000])           # truncated
+        with pytest.raises(assets.AssetError, match="not a readable gzip file"):
+            assets.vendored("mathjax", "es5/tex-svg-full.js")
         (copy / "mathjax" / "LICENSE").unlink()
         with pytest.raises(assets.AssetError, match="is missing"):
             assets.vendored("mathjax", "LICENSE")
