@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["in_ci", "skip_or_fail", "CHROMIUM", "CHROMIUM_ARGS", "chromium"]
+__all__ = ["in_ci", "skip_or_fail", "CHROMIUM", "CHROMIUM_ARGS", "chromium", "watch_page"]
 
 CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
 # As root and offline: no sandbox of chromium's own, and none of its background connections (refused here).
@@ -53,3 +53,24 @@ def chromium() -> Iterator[object]:
             browser.close()
     finally:
         pw.stop()
+
+
+def watch_page(page, *, local: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    """Refuse and record every request ``page`` makes to the network (http, https, ws, wss) except to the hosts
+    in ``local`` (e.g. ``"127.0.0.1"``), and record its console and page errors: (requests, log), filled as it runs."""
+    requests: list[str] = []
+    log: list[str] = []
+
+    def route(r) -> None:
+        url = r.request.url
+        networked = url.startswith(("http:", "https:", "ws:", "wss:"))
+        if networked and not (local and url.split("//", 1)[1].startswith(local)):
+            requests.append(url)
+            r.abort()
+        else:
+            r.continue_()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: log.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: log.append(f"pageerror: {e}"))
+    return requests, log

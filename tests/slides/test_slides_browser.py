@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ci_support import chromium
+from ci_support import chromium, watch_page
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("COURSE_ARTIFACTS", ROOT / "test-artifacts" / "browser")) / "slides"
@@ -30,22 +30,13 @@ def browser():
         yield b
 
 
-def _open(browser, path: Path, requests: list[str], log: list[str]):
+def _open(browser, path: Path):
+    """The deck opened from its file, with the network cut off: (page, requests it tried, console log)."""
     page = browser.new_page(viewport=VIEWPORT)
-
-    def route(r) -> None:
-        if r.request.url.startswith(("http:", "https:", "ws:", "wss:")):
-            requests.append(r.request.url)
-            r.abort()
-        else:
-            r.continue_()
-
-    page.route("**/*", route)
-    page.on("console", lambda m: log.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: log.append(f"pageerror: {e}"))
+    requests, log = watch_page(page)
     page.goto(path.as_uri())
     page.wait_for_function("window.Reveal && Reveal.isReady()", timeout=60_000)
-    return page
+    return page, requests, log
 
 
 def _settle(page) -> None:
@@ -57,9 +48,7 @@ def test_a_deck_plays_offline_in_chromium(browser, rendered_lectures, lecture: s
     r = rendered_lectures[lecture]
     out = ARTIFACTS / lecture
     out.mkdir(parents=True, exist_ok=True)
-    requests: list[str] = []
-    log: list[str] = []
-    page = _open(browser, r.html, requests, log)
+    page, requests, log = _open(browser, r.html)
     try:
         assert page.evaluate("Reveal.getTotalSlides()") == r.slides, "one reveal.js slide per slide/subslide cell"
         if page.evaluate("!!window.MathJax"):
@@ -116,9 +105,7 @@ def test_a_deck_plays_offline_in_chromium(browser, rendered_lectures, lecture: s
 
 def test_the_optimiser_animation_plays_in_the_deck(browser, rendered_lectures) -> None:
     r = rendered_lectures["lecture4_resnets_optimisers"]
-    requests: list[str] = []
-    log: list[str] = []
-    page = _open(browser, r.html, requests, log)
+    page, requests, log = _open(browser, r.html)
     try:
         where = page.evaluate("""() => {
             for (const s of Reveal.getSlides()) { if (s.querySelector('.animation img')) return Reveal.getIndices(s); }

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from ci_support import chromium, skip_or_fail
-from test_browser import JupyterLab
+from ci_support import chromium, skip_or_fail, watch_page
+from test_browser import _server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("COURSE_ARTIFACTS", ROOT / "test-artifacts" / "browser")) / "slides-live"
@@ -33,12 +33,7 @@ def rise_server(rendered_lectures, tmp_path_factory):
     work.mkdir()
     for lecture, r in rendered_lectures.items():
         nbformat.write(r.executed, work / f"{lecture}.ipynb")   # as after running it live before the session
-    server = JupyterLab(work, work, base, {"COURSE_FAST": "1"})
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from _server(work, work, base, {"COURSE_FAST": "1"})
 
 
 @pytest.fixture(scope="module")
@@ -52,20 +47,7 @@ def test_a_lecture_plays_live_with_rise_offline(browser, rise_server, rendered_l
     out = ARTIFACTS / lecture
     out.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    remote: list[str] = []
-    log: list[str] = []
-
-    def route(r) -> None:
-        url = r.request.url
-        if url.startswith(("http:", "https:", "ws:", "wss:")) and not url.split("//", 1)[1].startswith("127.0.0.1"):
-            remote.append(url)
-            r.abort()
-        else:
-            r.continue_()
-
-    page.route("**/*", route)
-    page.on("console", lambda m: log.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: log.append(f"pageerror: {e}"))
+    remote, log = watch_page(page, local=("127.0.0.1",))
     try:
         page.goto(rise_server.page_url(f"rise/{lecture}.ipynb"), timeout=120_000)
         page.wait_for_function("document.querySelectorAll('.reveal .slides section').length > 0", timeout=120_000,
