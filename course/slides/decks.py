@@ -44,17 +44,17 @@ class Deck:
     id: str
     path: Path   # notebooks/lectures/<id>.ipynb
 
-    @property
-    def number(self) -> int:
-        match = _ID.match(self.id)
-        return int(match.group(1)) if match else 0
-
 
 def lecture_ids(root: Path) -> list[str]:
     """The lectures in notebooks/lectures/, in course order (lecture1_..., lecture2_...)."""
     folder = root / "notebooks" / "lectures"
     found = [p.stem for p in folder.glob("*.ipynb")] if folder.is_dir() else []
-    return sorted(found, key=lambda s: (int(_ID.match(s).group(1)) if _ID.match(s) else 1 << 30, s))
+
+    def order(lecture: str) -> tuple[int, str]:
+        match = _ID.match(lecture)
+        return (int(match.group(1)) if match else 1 << 30, lecture)
+
+    return sorted(found, key=order)
 
 
 def _deck(root: Path, lecture: str) -> Deck:

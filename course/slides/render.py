@@ -49,11 +49,13 @@ class RenderedDeck:
 
 
 def run_lecture(deck: Deck, *, fast: bool, timeout: int = 600) -> tuple[NotebookNode, float]:
-    """Execute the lecture in a scratch folder (nothing is written beside it): (executed notebook, seconds)."""
+    """Execute the lecture in an empty scratch folder (nothing is written beside it): (executed notebook, seconds)."""
     if not deck.path.is_file():
         raise SlidesError(f"{deck.path} does not exist")
     nb = load_notebook(deck.path)
-    with scratch_copy(deck.path.parent) as tmp:
+    # An empty scratch folder: a lecture reads nothing beside it (its data come from COURSE_DATA), and copying
+    # notebooks/lectures/ would copy the rendered decks in html/ (several MB each) for every run.
+    with scratch_copy() as tmp:
         t0 = time.perf_counter()
         nb, result = execute_notebook(nb, tmp, env={"COURSE_FAST": "1" if fast else "0", "MPLBACKEND": "Agg"},
                                       timeout=timeout)
