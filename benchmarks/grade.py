@@ -26,8 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course.grader.batch import grade_folder  # noqa: E402
-from course.grader.engine import make_launcher  # noqa: E402
-from course.grader.sandbox import describe  # noqa: E402
+from course.grader.sandbox import check_here  # noqa: E402
 
 SAMPLES = ("correct", "partial", "untouched")
 
@@ -83,7 +82,7 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="print every submission's line")
     args = parser.parse_args()
     labs = args.lab or sorted(p.name for p in (ROOT / "autograder" / "samples" / "submitted" / "correct").iterdir())
-    print(describe(make_launcher([]).protections()))
+    print(check_here()[0])
     modes = args.modes.split(",")
     with tempfile.TemporaryDirectory(prefix="course-bench-") as tmp:
         folder = Path(tmp) / "class"

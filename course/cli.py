@@ -12,11 +12,29 @@ from .paths import absolute_paths
 __all__ = ["main"]
 
 
+def own_code_sandbox(command: str) -> bool:
+    """`course demo` and `course check` grade only the course's own samples and solutions: where the sandbox is not
+    complete they grade anyway (``--unsafe-no-sandbox``), and say so here, on the terminal."""
+    from .grader.sandbox import UNSAFE_ENV, UNSAFE_OPTION, check_here
+
+    summary, gaps = check_here()
+    print(f"{command}: {summary}")
+    if gaps:
+        os.environ[UNSAFE_ENV] = "1"
+        print(f"{command}: the sandbox is not complete here, so the course's own samples and solutions are graded "
+              f"with {UNSAFE_OPTION} (`course grade` refuses students' work on this machine):")
+        for p in gaps:
+            print(f"{command}:   - {p.name}: {p.detail}")
+    return bool(gaps)
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from .pipeline import build, find_root, split_names
 
     root = find_root(args.root)
     labs, lectures = split_names(root, args.labs)
+    if labs or not lectures:
+        own_code_sandbox("build")      # it grades the solutions to record their reference results
     build(root, labs, lectures=lectures, force=args.force)
     return 0
 
@@ -26,6 +44,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     root = find_root(args.root)
     labs, lectures = split_names(root, args.labs)
+    own_code_sandbox("check")
     report = check(root, labs, lectures=lectures, drift=args.drift, stubs=args.stubs)
     print(f"check: {len(report.lines)} ok, {len(report.problems)} problem(s)")
     return 0 if report.ok else 1
@@ -41,7 +60,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         raise PipelineError(f"--workers must be at least 1 (got {args.workers})")
     grade_folder(root, Path(args.folder).resolve(), labs=args.lab or None, force=args.force, workers=args.workers,
                  scheduler=args.scheduler, timeout=args.timeout, results_dir=Path(args.results).resolve() if args.results else None,
-                 csv_path=Path(args.csv).resolve() if args.csv else None)
+                 csv_path=Path(args.csv).resolve() if args.csv else None, unsafe=args.unsafe_no_sandbox)
     return 0
 
 
@@ -74,6 +93,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     root = find_root(args.root)
     t0 = time.perf_counter()
+    unsafe = own_code_sandbox("demo")
     # The demo changes no tracked file: it checks that notebooks/ and the references are what `course build`
     # would make (building them is the instructor's explicit step), then grades into ignored folders.
     print("== course demo: 1/2 check: notebooks/ and references match solutions/, solutions pass, stubs fail ==")
@@ -83,7 +103,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # Its own results folder, regraded every time: the demo shows grading, and mixes nothing into real grades.
     demo = root / "autograder" / ".demo"
     grade_folder(root, root / "autograder" / "samples", force=True, results_dir=demo / "results",
-                 feedback_dir=demo / "feedback_html", workers=args.workers)
+                 feedback_dir=demo / "feedback_html", workers=args.workers, unsafe=unsafe)
     results, problems = load_results(demo / "results")
     html, _ = write_class_report(results, demo / "report" / "report.html", problems=problems)
     print(f"class report of the samples: {html} (and {html.with_suffix('.json').name} beside it); "
@@ -163,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: $COURSE_DASK_SCHEDULER; none: this machine)")
     p.add_argument("--timeout", type=float, default=float(os.environ.get("COURSE_SUBMISSION_TIMEOUT", 900)),
                    help="seconds one submission may take (default 900)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="grade even where a protection of the sandbox is missing (only code you trust: never students' "
+                        "work); the terminal, every row, feedback page and the class report say so")
     p.set_defaults(func=_cmd_grade)
 
     p = sub.add_parser("collect", help="normalise an LMS export (zips per student, or flat Canvas/Moodle files) "
@@ -215,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     try:
         from .notebooks import NotebookError
+        from .grader.sandbox import SandboxRefused
         from .pipeline import PipelineError
         from .slides import SlidesError
         import nbgrader  # noqa: F401  (only to say clearly when the instructor tools are missing)
@@ -224,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
-    except (PipelineError, NotebookError, SlidesError) as exc:
+    except (PipelineError, NotebookError, SlidesError, SandboxRefused) as exc:
         print(f"course {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -7,7 +7,6 @@ fail every graded test (hidden tests included, as the autograder sees them).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -20,8 +19,8 @@ from pathlib import Path
 
 import nbformat
 
-from .labs import LAB_IDS as LABS
-from .notebooks import (NotebookError, execute_notebook, grade_cells, load_notebook, metadata_problems,
+from .checkout import LABS, PipelineError, find_root, lab_ids, solution_digest, tools_path
+from .notebooks import (NotebookError, execute_notebook, load_notebook, metadata_problems,
                         scratch_copy, stamp_task_ids)
 from .release import install_spec, stamp_install_spec, write_readme_badges
 from .slides.decks import SlidesError, build_lecture, count_slides, lecture_drift, lecture_ids, resolve_decks
@@ -29,32 +28,6 @@ from .slides.decks import SlidesError, build_lecture, count_slides, lecture_drif
 __all__ = ["LABS", "PipelineError", "find_root", "lab_ids", "split_names", "run_nbgrader", "tools_path", "generate", "build", "check",
            "grading_env", "CheckReport", "solution_digest"]
 
-
-
-class PipelineError(RuntimeError):
-    """A step of build/check/grade failed; the message says which and why."""
-
-
-def find_root(root: str | os.PathLike | None = None) -> Path:
-    """The course checkout: ``root``, ``COURSE_ROOT``, or the nearest parent with autograder/nbgrader_config.py."""
-    candidates = [Path(root)] if root else []
-    if os.environ.get("COURSE_ROOT"):
-        candidates.append(Path(os.environ["COURSE_ROOT"]))
-    if not candidates:
-        here = Path.cwd().resolve()
-        candidates += [here, *here.parents]
-    for cand in candidates:
-        if (cand / "autograder" / "nbgrader_config.py").exists():
-            return cand.resolve()
-    raise PipelineError("not inside a course checkout (no autograder/nbgrader_config.py found in "
-                        f"{', '.join(str(c) for c in candidates[:3])}...); cd into it or set COURSE_ROOT")
-
-
-def lab_ids(root: Path) -> list[str]:
-    """Labs that have a solution notebook, in course order."""
-    folder = root / "solutions"
-    found = [p.name for p in folder.iterdir() if (p / f"{p.name}.ipynb").exists()] if folder.is_dir() else []
-    return sorted(found, key=lambda lab: (LABS.index(lab) if lab in LABS else len(LABS), lab))
 
 
 def split_names(root: Path, names: list[str]) -> tuple[list[str], list[str]]:
@@ -81,12 +54,6 @@ def grading_env(root: Path, **extra: str) -> dict[str, str]:
            "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     env.update(extra)
     return env
-
-
-def tools_path() -> str:
-    """PATH with this interpreter's folder first: nbgrader shells out to `alembic`, which a venv
-    that is not activated does not put on PATH."""
-    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
 def run_nbgrader(root: Path, *args: str, env: dict[str, str] | None = None,
@@ -185,13 +152,6 @@ def clutter(nb) -> list[str]:
             found += [f"graded cell {meta['grade_id']} writes to stderr: {o.get('text', '')[:100]!r}"
                       for o in cell.get("outputs", []) if o.get("name") == "stderr"]
     return found
-
-
-def solution_digest(root: Path, lab: str) -> str:
-    """sha256 of what a solution computes with: its cells' types, sources and nbgrader metadata (no outputs)."""
-    nb = load_notebook(root / "solutions" / lab / f"{lab}.ipynb")
-    cells = [[c.cell_type, c.source, c.get("metadata", {}).get("nbgrader")] for c in nb.cells]
-    return hashlib.sha256(json.dumps(cells, sort_keys=True).encode()).hexdigest()
 
 
 def _record_references(root: Path, lab: str, *, force: bool, log) -> None:

@@ -22,10 +22,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import course
+
+from ..checkout import PipelineError, lab_ids, solution_digest
 from .intake import (Caps, Submission, copy_submission, digest, find_submissions, load_submission_notebook,
                      safe_name, scratch_folder, submission_timestamp)
 from .one import _first_line
 from .results import SubmissionResult, TestResult
+from .pools import DaskPool, Done, InProcess, Task, make_pool
+from .sandbox import UNSAFE_OPTION, SandboxRefused, banner
+from .sandbox import unsafe as unsafe_grading
 from .store import needs_grading, read_result, remove_stale_temporaries, result_path, write_result
 
 __all__ = ["GradeOne", "grade_folder", "lab_max_scores", "grader_key"]
@@ -45,13 +51,26 @@ def lab_max_scores(root: Path, lab: str) -> dict[str, float]:
     return {gid: float(c.metadata.nbgrader.get("points", 0)) for gid, c in grade_cells(nb).items()}
 
 
-def grader_key(root: Path, lab: str) -> str:
-    """Fingerprint of what grades ``lab`` (the solution's cells, the judges): a change regrades everyone."""
-    from ..pipeline import solution_digest
+def grader_key(root: Path, lab: str, *, package: Path | None = None) -> str:
+    """Fingerprint of everything that decides ``lab``'s grades: a change regrades everyone.
 
-    h = hashlib.sha256(solution_digest(Path(root), lab).encode())
-    judges = Path(root) / "autograder" / "judges" / f"{lab}.py"
-    h.update(judges.read_bytes() if judges.is_file() else b"no judges")
+    The solution's cells, the released notebook (it says which cells are tests), every judge file and shared judge
+    helper in ``autograder/judges/``, the lab's recorded reference results, and the ``course`` package itself (the
+    engine, the runner, the sandbox, and the helpers the judges call in the runner).
+    """
+    root = Path(root)
+    h = hashlib.sha256(solution_digest(root, lab).encode())
+    released = root / "notebooks" / lab / f"{lab}.ipynb"
+    files = [released, root / "autograder" / "references" / f"{lab}.json"]
+    judges = root / "autograder" / "judges"
+    files += [judges / f"{lab}.py"]        # absent or not, it is part of the key
+    files += sorted(p for p in judges.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    package = Path(package or Path(course.__file__).resolve().parent)
+    files += sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    for path in files:
+        h.update(str(path.relative_to(package.parent if path.is_relative_to(package) else root)).encode() + b"\0")
+        h.update(path.read_bytes() if path.is_file() else b"<absent>")
+        h.update(b"\0")
     return h.hexdigest()[:16]
 
 
@@ -87,7 +106,7 @@ def grade_folder(root: Path, folder: Path, *, labs: Sequence[str] | None = None,
                  results_dir: Path | None = None, csv_path: Path | None = None, json_path: Path | None = None,
                  db_url: str | None = None, gradebook: bool = True, autograded_dir: Path | None = None,
                  feedback_dir: Path | None = None, grade_one: GradeOne | None = None, caps: Caps = Caps(),
-                 log: Callable[[str], None] = print) -> list[SubmissionResult]:
+                 unsafe: bool = False, log: Callable[[str], None] = print) -> list[SubmissionResult]:
     """Grade every ``<student>/<lab>/`` under ``folder`` (or ``folder/submitted``); this batch's results.
 
     ``workers`` > 1 grades that many submissions at once in child processes; ``scheduler`` (``tcp://host:port``)
@@ -99,15 +118,11 @@ def grade_folder(root: Path, folder: Path, *, labs: Sequence[str] | None = None,
     are regenerated from all stored results at the end. ``grade_one`` replaces the engine (tests; it must be an
     importable function for workers > 1 or a scheduler); ``gradebook=False`` skips the gradebook and autograded
     notebooks.
+
+    Before any submission is touched, the sandbox is checked where grading will run (here, or on every Dask
+    worker): when a protection is missing there, :class:`~course.grader.sandbox.SandboxRefused` says which and how
+    to fix it, unless ``unsafe`` (``--unsafe-no-sandbox``): then every line, row and page about it says so.
     """
-    from tqdm.auto import tqdm
-
-    from ..pipeline import PipelineError, lab_ids
-    from .feedback import write_feedback
-    from .gradebook import GradebookWriter, write_autograded
-    from .pools import Done, InProcess, Task, make_pool
-    from .report import format_table, regenerate
-
     root = Path(root).resolve()
     results_dir = Path(results_dir or root / "autograder" / "results").resolve()
     csv_path = Path(csv_path or root / "autograder" / "grades.csv").resolve()
@@ -118,6 +133,45 @@ def grade_folder(root: Path, folder: Path, *, labs: Sequence[str] | None = None,
         unknown = [lab for lab in labs if lab not in known]
         if unknown:
             raise PipelineError(f"no such lab: {', '.join(unknown)} (labs: {', '.join(known)})")
+    pool = _pool(workers, scheduler, grade_one, log)
+    # A stand-in engine (tests, benchmarks) runs no student code: only the real engine's sandbox is checked.
+    gaps = _sandbox_in_force(pool, unsafe, log) if grade_one is None else []
+    with unsafe_grading(bool(gaps)):
+        return _grade(root, folder, labs, known, force, pool, timeout, results_dir, csv_path, json_path, db_url,
+                      gradebook, autograded_dir, feedback_dir, grade_one, caps, gaps, log)
+
+
+def _pool(workers: int, scheduler: str | None, grade_one: GradeOne | None, log: Callable[[str], None]):
+    if grade_one is not None and (workers > 1 or scheduler) and not _nameable(grade_one):
+        log("grade: this grading function cannot run in another process; grading in this process")
+        return InProcess()
+    return make_pool(workers, scheduler)
+
+
+def _sandbox_in_force(pool, unsafe: bool, log: Callable[[str], None]) -> list:
+    """Say what protects the student's code where it will be graded; refuse when something is missing (not unsafe)."""
+    statuses = pool.sandbox()
+    gaps = [g for _, _, missing in statuses for g in missing]
+    for where, summary, _ in statuses:
+        log(f"grade: {summary}" + (f" on {where}" if where else ""))
+    if gaps and not unsafe:
+        where = ", ".join(w for w, _, missing in statuses if missing and w)
+        raise SandboxRefused(list(dict.fromkeys(gaps)), where=where)
+    if gaps:
+        log("grade: " + banner(list(dict.fromkeys(gaps))))
+    elif unsafe:
+        log(f"grade: {UNSAFE_OPTION} given, but every protection holds here: graded in the sandbox")
+    return list(dict.fromkeys(gaps))
+
+
+def _grade(root, folder, labs, known, force, pool, timeout, results_dir, csv_path, json_path, db_url, gradebook,
+           autograded_dir, feedback_dir, grade_one, caps, gaps, log) -> list[SubmissionResult]:
+    from tqdm.auto import tqdm
+
+    from .feedback import write_feedback
+    from .gradebook import GradebookWriter, write_autograded
+    from .report import format_table, regenerate
+
     subs = [s for s in find_submissions(Path(folder)) if not labs or s.lab in labs]
     if not subs:
         raise PipelineError(f"{folder}: no submissions of {', '.join(labs or [])}")
@@ -196,22 +250,17 @@ def grade_folder(root: Path, folder: Path, *, labs: Sequence[str] | None = None,
         graded += 1
         sub, path, fingerprint = where[d.index]
         result = _complete(d.result, sub, maxes[sub.lab], fingerprint, d.notes)
-        write_result(path, result, grader_key=keys[sub.lab], transient=d.transient)
-        if d.transient:
+        transient = d.transient or result.refused
+        write_result(path, result, grader_key=keys[sub.lab], transient=transient)
+        if transient:
             counts["lost by the grader"] += 1
         else:
             counts["graded"] += 1
             export(result, d.nb, path, sub)
-        done(d.index, result, f" in {result.seconds:.0f} s" + (f" on {d.where}" if scheduler and d.where else ""))
+        done(d.index, result, f" in {result.seconds:.0f} s" + (f" on {d.where}" if isinstance(pool, DaskPool) and d.where else ""))
 
-    pool = InProcess()
-    if tasks:
-        if grade_one is not None and (workers > 1 or scheduler) and not _nameable(grade_one):
-            emit("grade: this grading function cannot run in another process; grading in this process")
-        else:
-            pool = make_pool(workers, scheduler)
-        if len(tasks) > 1 or scheduler:
-            emit(f"grade: {len(tasks)} submission(s) to grade, {pool.description}")
+    if tasks and (len(tasks) > 1 or isinstance(pool, DaskPool)):
+        emit(f"grade: {len(tasks)} submission(s) to grade, {pool.description}")
     for d in pool.run(tasks):
         finish(d)
     bar.close()
@@ -229,6 +278,8 @@ def grade_folder(root: Path, folder: Path, *, labs: Sequence[str] | None = None,
         f"{counts['errors']} with errors" + (f", {counts['lost by the grader']} lost by the grader (graded again "
                                             "on the next run)" if counts["lost by the grader"] else "")
         + f"; {took:.0f} s in all{per}")
+    if gaps:
+        log("grade: " + banner(gaps))
     log(f"grades written to {csv_path} ({len(ordered)} submission(s) in this batch; all stored results in "
         f"{results_dir}); feedback pages in {feedback_dir}")
     return ordered

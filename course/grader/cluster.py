@@ -29,10 +29,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..checkout import PipelineError
 from .results import SubmissionResult
+from .sandbox import UNSAFE_ENV, SandboxRefused, check_here, unsafe_requested
 
 __all__ = ["connect", "pack_folder", "unpack_folder", "threads_by_host", "grade_task", "run_on_cluster",
-           "GraderMismatch"]
+           "GraderMismatch", "worker_sandbox", "worker_sandboxes"]
 
 
 class GraderMismatch(RuntimeError):
@@ -41,8 +43,6 @@ class GraderMismatch(RuntimeError):
 
 def connect(address: str, *, timeout: float = 30.0):
     """A ``distributed.Client`` for the scheduler at ``address``; ``PipelineError`` saying why when it fails."""
-    from ..pipeline import PipelineError
-
     try:
         from distributed import Client
     except ImportError as exc:
@@ -144,6 +144,18 @@ def _grading_process(threads: int, env: dict[str, str]):
         return _PROCESSES[key]
 
 
+def worker_sandbox() -> tuple[str, str, list]:
+    """Run on a worker: (its host, its sandbox's one-line summary, the protections missing there)."""
+    summary, gaps = check_here()
+    return socket.gethostname(), summary, gaps
+
+
+def worker_sandboxes(client) -> list[tuple[str, str, list]]:
+    """[(worker, summary, missing protections)] for every worker of the cluster."""
+    answers = client.run(worker_sandbox)
+    return [(f"{host} ({address})", summary, gaps) for address, (host, summary, gaps) in sorted(answers.items())]
+
+
 def grade_task(payload: dict[str, Any]) -> dict[str, Any]:
     """The Dask task: grade one packed submission in a child process; the result as plain data.
 
@@ -166,6 +178,12 @@ def grade_task(payload: dict[str, Any]) -> dict[str, Any]:
         raise GraderMismatch(f"worker {here}: the checkout at {root} grades {lab} differently (grader key {key}, "
                              f"the client's {payload['key']}): update it to the client's version")
     env = {} if os.environ.get("COURSE_DATA") or not payload.get("data") else {"COURSE_DATA": payload["data"]}
+    if payload.get("unsafe"):
+        env[UNSAFE_ENV] = "1"
+    else:
+        _, gaps = check_here()
+        if gaps:       # the client checked every worker; this one may have changed since: refuse, regrade later
+            raise SandboxRefused(gaps, where=f"worker {here}")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="course-dask-") as tmp:
         folder = unpack_folder(payload["files"], Path(tmp) / "submission")
@@ -212,7 +230,8 @@ def run_on_cluster(client, tasks: list) -> Iterator:
             with taken_in(task) as (folder, nb, notes):
                 payload = {"root": str(task.root), "lab": task.lab, "student": task.student,
                            "timeout": task.timeout, "key": task.grader_key, "files": pack_folder(folder),
-                           "engine": engine_spec(task.grade_one), "data": data, "threads": threads}
+                           "engine": engine_spec(task.grade_one), "data": data, "threads": threads,
+                           "unsafe": unsafe_requested()}
         except Exception as exc:  # noqa: BLE001 - the submission cannot be taken in: its row says why
             finished.append(Done(task.index, failed_result(task.root, task.lab, task.student, exc)))
             return

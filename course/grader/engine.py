@@ -1,7 +1,8 @@
 """Grading one submission: run its notebook in a sandboxed runner, then let the lab's judges decide.
 
-1. The notebook's code cells run in order, in fast mode, each with a time limit; graded test cells are
-   skipped (they are the student's self-checks, and their outcome never counts).
+1. The notebook's code cells run in order, in fast mode, each with a time limit, in the sandbox (grading is
+   refused where any of its protections is missing); the released notebook's graded test cells are skipped
+   (they are the student's self-checks, and their outcome never counts).
 2. A cell that kills the runner (a crash, ``os._exit``, the memory cap, a timeout) is noted, and the
    runner is restarted with the cells that had worked replayed, so one bad cell costs only what depends on it.
 3. Each judge calls the student's code on its own inputs and compares, in this process, with the
@@ -24,19 +25,18 @@ from pathlib import Path
 
 from .judge import Context, Fail, load_judges, load_reference, task_of
 from .kernel import Kernel, KernelDied, KernelTimeout, RemoteError
-from .launch import Launcher, PlainLauncher
+from .cells import answer_sources, cells_to_run, released_notebook, test_sources
+from .launch import Launcher
+from .sandbox import launcher as sandbox_launcher
 from .results import SubmissionResult, TestResult
 
 __all__ = ["Session", "grade_submission", "prepare_datasets", "runner_env", "make_launcher", "max_scores"]
 
 
 def make_launcher(readonly: list[Path]) -> Launcher:
-    """The sandbox when this machine has one, else a plain child process."""
-    try:
-        from .sandbox import default_launcher
-    except ImportError:
-        return PlainLauncher()
-    return default_launcher(readonly=readonly)
+    """The complete sandbox; :class:`~course.grader.sandbox.SandboxRefused` when a protection is missing, unless
+    ``--unsafe-no-sandbox`` was asked for (``COURSE_UNSAFE_NO_SANDBOX=1``)."""
+    return sandbox_launcher(readonly)
 
 
 def prepare_datasets(lab: str, data_root: Path) -> list[Path]:
@@ -130,6 +130,11 @@ class Session:
             return
         if error is None:
             self.ran.append(i)
+        elif _memory_cap(error):
+            # Under RLIMIT_DATA the allocation fails instead of the process dying (as under a cgroup), and what
+            # the cell took stays taken: start again from the cells that worked, as after an OOM kill.
+            self.failures[i] = f"memory limit reached ({error[0]}{': ' + error[1] if error[1] else ''})"
+            self.revive(deadline)
         else:
             self.failures[i] = f"{error[0]}: {error[1]}".rstrip(": ")
 
@@ -159,25 +164,6 @@ class Session:
     def close(self) -> None:
         if self.kernel is not None:
             self.kernel.close()
-
-
-def _code_cells(nb) -> tuple[list[str], list[int]]:
-    """Sources of the cells to run (all code cells but graded tests), with their notebook indices."""
-    sources, where = [], []
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-            continue
-        sources.append(cell.source if isinstance(cell.source, str) else "".join(cell.source))
-        where.append(index)
-    return sources, where
-
-
-def _graded_sources(nb) -> dict[str, str]:
-    """The code cells that carry an nbgrader grade id, by grade id."""
-    return {c.metadata.nbgrader["grade_id"]: c.source for c in nb.cells
-            if c.cell_type == "code" and c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
 
 
 def grade_submission(root: Path, lab: str, folder: Path, *, student: str = "", timeout: float = 900.0,
@@ -213,11 +199,14 @@ def grade_submission(root: Path, lab: str, folder: Path, *, student: str = "", t
     caches = prepare_datasets(lab, data)
     factory = launcher_factory or (lambda: make_launcher([data, *caches]))
     fresh_factory = launcher_factory or (lambda: make_launcher([]))
-    cells, where = _code_cells(nb)
+    released = released_notebook(root, lab)
+    cells, where = cells_to_run(nb, test_sources(released))
     cell_timeout = float(os.environ.get("COURSE_CELL_TIMEOUT", "180"))
     session = Session(cells, folder, runner_env(folder, data, caches), factory, cell_timeout=cell_timeout)
     judges = load_judges(root, lab)
     ref = load_reference(root, lab)
+    # Refused here (SandboxRefused) when a protection is missing: before any student code runs.
+    result.protections = [f"{p.name}: {p.detail}" for p in factory().protections() if not p.active]
     with tempfile.TemporaryDirectory(prefix="course-handed-in-") as handed_in:
         # The files graded from (checkpoints) as they were handed in, before the notebook runs and could replace them.
         pristine = Path(handed_in)
@@ -225,13 +214,11 @@ def grade_submission(root: Path, lab: str, folder: Path, *, student: str = "", t
             if (folder / name).is_file() and not (folder / name).is_symlink():
                 shutil.copy2(folder / name, pristine / name)
         shared = Context(kernel=None, ref=ref, lab=lab, fast=True, submission=pristine,
-                         reference_values=_reference_values(root, lab), cells=_graded_sources(nb),
+                         reference_values=_reference_values(root, lab), cells=answer_sources(nb, released),
                          fresh_kernel=_fresh_kernels(session, pristine, fresh_factory, cell_timeout, deadline))
         if _checkpoints(lab):
             shared.fresh_kernel.prewarm()  # type: ignore[union-attr]
         try:
-            protections = factory().protections()
-            result.protections = [f"{p.name}: {p.detail}" for p in protections if not p.active]
             session.run(deadline)
             for i, why in sorted(session.failures.items()):
                 result.notes.append(f"cell {where[i]}: {why}")
@@ -250,6 +237,12 @@ def grade_submission(root: Path, lab: str, folder: Path, *, student: str = "", t
     result.recorded = dict(shared.recorded)  # type: ignore[attr-defined]
     result.seconds = time.monotonic() - t0
     return result
+
+
+def _memory_cap(error: tuple[str, str]) -> bool:
+    """Whether a cell's error is an allocation refused at the sandbox's memory cap (Python's or torch's)."""
+    name, text = error
+    return name == "MemoryError" or ("can't allocate memory" in text and "DefaultCPUAllocator" in text)
 
 
 def _checkpoints(lab: str) -> list[str]:

@@ -84,6 +84,10 @@ def feedback_html(result: SubmissionResult, *, lab_title: str = "") -> str:
     parts = [f"<h1>Autograder feedback: {_e(result.student)}</h1>", f'<p class="sub">Lab {lab_line}</p>',
              f'<p class="total">{result.total:g} / {result.max_total:g} points</p>',
              f'<div class="bar"><span style="width: {max(0.0, min(share, 1.0)) * 100:.1f}%"></span></div>']
+    if result.unsafe:      # the instructor's banner, without the grader's machine details
+        parts.append('<div class="box status unsafe"><h2>Not graded in the sandbox</h2><div class="msg">UNSAFE: '
+                     'graded with --unsafe-no-sandbox, without every protection of the sandbox: this grade is not '
+                     'trustworthy.</div></div>')
     if result.status != "ok":
         parts.append('<div class="box status"><h2>Your submission could not be fully graded</h2>'
                      f'<div class="msg">{_e(result.status)}</div></div>')

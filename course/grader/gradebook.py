@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ..checkout import tools_path
 from .results import SubmissionResult, TestResult
 from .store import atomic_write
 
@@ -53,8 +54,6 @@ def _where(db_url: str) -> str:
 
 def _tools_on_path() -> None:
     """nbgrader runs ``alembic`` from PATH when it creates a gradebook; a venv not activated lacks it."""
-    from ..pipeline import tools_path
-
     if str(Path(sys.executable).parent) not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = tools_path()
 

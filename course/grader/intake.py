@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..checkout import PipelineError
 from .notebook_intake import LoadedNotebook, load_submission_notebook
 
 __all__ = ["Caps", "Submission", "LoadedNotebook", "SKIPPED_DIRS", "printable_name", "safe_name",
@@ -95,8 +96,6 @@ def find_submissions(folder: Path) -> list[Submission]:
     A student or lab folder that is a symbolic link is listed with a ``problem`` (it is not followed).
     Raises ``PipelineError`` when the folder is missing or holds no submission.
     """
-    from ..pipeline import PipelineError
-
     folder = Path(folder).resolve()
     base = folder / "submitted" if (folder / "submitted").is_dir() else folder
     if not base.is_dir():

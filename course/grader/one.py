@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from .results import SubmissionResult, TestResult
+from .sandbox import SandboxRefused
 
-__all__ = ["grade_copied", "failed_result", "engine_spec", "load_engine", "GradingProcess", "serve", "main", "GRACE_S"]
+__all__ = ["grade_copied", "failed_result", "refused_result", "engine_spec", "load_engine", "GradingProcess", "serve", "main", "GRACE_S"]
 
 # Seconds the program may run past the submission's own time limit before it is killed (the engine stops a
 # submission at its limit; this only catches a grader that hangs itself). COURSE_GRADER_GRACE overrides it.
@@ -107,9 +108,17 @@ def grade_copied(root: Path, lab: str, folder: Path, *, student: str, timeout: f
             if not isinstance(result, SubmissionResult):
                 raise TypeError(f"the grader returned {type(result).__name__}, not a SubmissionResult")
         result.notes = list(dict.fromkeys([*loaded.notes, *result.notes]))
+    except SandboxRefused as exc:     # the grader's machine, not the submission: nothing is graded
+        result = refused_result(root, lab, student, exc)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - one submission's failure is its own
         result = failed_result(root, lab, student, exc)
     return result
+
+
+def refused_result(root: Path, lab: str, student: str, exc: SandboxRefused) -> SubmissionResult:
+    """Not graded: a protection was missing where it was to be graded. The batch grades it again next run."""
+    why = f"not graded: the grader refused to run it ({_first_line(exc)})"
+    return _zero(Path(root), lab, student, f"refused: {str(exc).splitlines()[0]}", why)
 
 
 def _child_env(threads: int | None, extra: Mapping[str, str] | None) -> dict[str, str]:

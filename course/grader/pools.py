@@ -26,6 +26,7 @@ from typing import Any
 from .intake import Caps, copy_submission, load_submission_notebook, scratch_folder
 from .one import GradingProcess, engine_spec, failed_result, grade_copied
 from .results import SubmissionResult
+from .sandbox import check_here
 
 __all__ = ["Task", "Done", "InProcess", "Subprocesses", "DaskPool", "make_pool"]
 
@@ -72,10 +73,19 @@ def _failed(task: Task, exc: BaseException, t0: float) -> Done:
     return Done(task.index, result)
 
 
+def local_sandbox() -> list[tuple[str, str, list]]:
+    """[("", the one-line summary, the missing protections)] for grading on this machine as this user."""
+    summary, gaps = check_here()
+    return [("", summary, gaps)]
+
+
 class InProcess:
     """One submission after the other, in this process (``--workers 1``)."""
 
     description = "in this process"
+
+    def sandbox(self) -> list[tuple[str, str, list]]:
+        return local_sandbox()
 
     def run(self, tasks: list[Task]) -> Iterator[Done]:
         for task in tasks:
@@ -102,6 +112,9 @@ class Subprocesses:
         self.workers = max(1, int(workers))
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)
         self.description = f"{self.workers} local grading processes ({self.threads} torch thread(s) each)"
+
+    def sandbox(self) -> list[tuple[str, str, list]]:
+        return local_sandbox()
 
     def run(self, tasks: list[Task]) -> Iterator[Done]:
         local = threading.local()
@@ -141,6 +154,12 @@ class DaskPool:
         self.address = address
         self.client = connect(address, timeout=connect_timeout)
         self.description = f"Dask scheduler {address}"
+
+    def sandbox(self) -> list[tuple[str, str, list]]:
+        """Each worker's sandbox, as its own grading processes would have it."""
+        from .cluster import worker_sandboxes
+
+        return worker_sandboxes(self.client)
 
     def run(self, tasks: list[Task]) -> Iterator[Done]:
         from .cluster import run_on_cluster

@@ -62,7 +62,8 @@ def write_csv(results: Sequence[SubmissionResult], path: Path, labs: Sequence[st
         scores = {t.grade_id: t.score for t in r.tests}
         w.writerow([_cell(r.student), _cell(r.lab), *(_num(scores[g]) if g in scores else "" for g in ids),
                     _num(r.total), _num(r.max_total), _cell(r.status), _cell(lost_points(r)),
-                    _cell("; ".join(r.notes + [f"protection off: {p}" for p in r.protections]))])
+                    _cell("; ".join(([r.unsafe] if r.unsafe else []) + r.notes +
+                                     [f"protection off: {p}" for p in r.protections]))])
     return atomic_write(Path(path), buf.getvalue())
 
 

@@ -32,6 +32,20 @@ class SubmissionResult:
     recorded: dict[str, float] = field(default_factory=dict)  # what the judges measured (references, for build)
 
     @property
+    def unsafe(self) -> str:
+        """"" when every protection held; else the banner every report of this result carries."""
+        if not self.protections:
+            return ""
+        names = ", ".join(p.split(":", 1)[0] for p in self.protections)
+        return (f"UNSAFE: graded with --unsafe-no-sandbox: student code ran without {names}; "
+                "this grade is not trustworthy")
+
+    @property
+    def refused(self) -> bool:
+        """The grader refused to run it (a protection was missing): nothing was graded, it is graded next run."""
+        return self.status.startswith("refused:")
+
+    @property
     def total(self) -> float:
         return sum(t.score for t in self.tests)
 

@@ -16,6 +16,8 @@ import sys
 import traceback
 from typing import Any
 
+from .sandbox.inside import prepare
+
 __all__ = ["main"]
 
 
@@ -125,6 +127,8 @@ def _close_figures() -> None:
 
 
 def main() -> None:
+    # First of all, inside the sandbox: its resource limits, the submission copied into the writable tmpfs.
+    prepare()
     # The channel: private copies of stdin/stdout. The student's code gets /dev/null as stdin, and its
     # stdout joins stderr, so nothing it prints can be mistaken for an answer.
     rpc_in = os.fdopen(os.dup(0), "rb")

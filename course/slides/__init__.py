@@ -6,6 +6,7 @@ One module per step: :mod:`.decks` (where lectures live, their slide metadata, k
 """
 from __future__ import annotations
 
+from ..checkout import find_root
 from .decks import (HIDE_INPUT, SLIDE_TYPES, Deck, SlidesError, build_lecture, count_slides, lecture_drift,
                     lecture_ids, resolve_decks, slide_problems)
 from .offline import network_references
@@ -24,8 +25,6 @@ def render_deck(*args, **kwargs):
 def cli_slides(args) -> int:
     """``course slides <name|all>``: run each deck and write it as one self-contained HTML file."""
     from pathlib import Path
-
-    from ..pipeline import find_root
 
     root = find_root(args.root)
     decks = resolve_decks(root, args.lectures)

@@ -288,3 +288,37 @@ def test_two_workers_grade_everything_once(course_root, submissions, tmp_path, c
     assert len(results) == 13 and len(calls()) == 8
     assert {r.student: r.total for r in results if r.lab == LAB}["correct"] == FULL
     assert len(_csv(tmp_path / "grades.csv")) == 13
+
+
+def test_the_grader_key_covers_everything_that_decides_a_grade(course_root, tmp_path) -> None:
+    """A stored result is reused only while the solution, the released notebook, every judge file and shared
+    helper, the references and the engine's own code are unchanged."""
+    import shutil
+
+    import course
+    from course.grader.batch import grader_key
+    from fake_engine import LAB
+
+    package = tmp_path / "course-package"
+    shutil.copytree(Path(course.__file__).resolve().parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    key = lambda: grader_key(course_root, LAB, package=package)  # noqa: E731
+    judges = course_root / "autograder" / "judges"
+    judges.mkdir(parents=True, exist_ok=True)
+    first = key()
+    assert key() == first, "the key is a pure function of the files"
+    changes = [judges / "_toolkit.py", package / "grader" / "engine.py", package / "grader" / "sandbox" / "view.py",
+               package / "submission.py", course_root / "autograder" / "references" / f"{LAB}.json",
+               course_root / "notebooks" / LAB / f"{LAB}.ipynb", judges / f"{LAB}.py"]
+    seen = {first}
+    for path in changes:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        before = path.read_bytes() if path.exists() else None
+        path.write_bytes((before or b"") + b"\n# changed\n")
+        changed = key()
+        assert changed not in seen, f"changing {path.relative_to(tmp_path)} left the key as it was"
+        seen.add(changed)
+        if before is None:
+            path.unlink()
+        else:
+            path.write_bytes(before)
+        assert key() == first

@@ -167,3 +167,26 @@ def test_a_packed_submission_unpacks_to_the_same_files_and_never_outside(tmp_pat
         with pytest.raises(ValueError, match="not a file inside it"):
             unpack_folder(buf.getvalue(), tmp_path / f"bad-{kind!r}")
     assert not (tmp_path / "evil.py").exists()
+
+
+def test_a_worker_without_the_sandbox_refuses_the_batch_and_its_tasks(course_root, tmp_path, cluster) -> None:
+    """Every worker's sandbox is checked before any submission is sent; a task that reaches a worker whose sandbox
+    went missing since is refused there (a transient result: graded again on the next run), never graded."""
+    from course.grader.batch import grader_key
+    from course.grader.cluster import grade_task
+    from course.grader.sandbox import SandboxRefused
+
+    lc, client = cluster
+    client.run(set_env, "COURSE_BWRAP", "none")
+    folder = class_of(tmp_path / "in", n=2)
+    with pytest.raises(SandboxRefused) as caught:
+        _grade(course_root, folder, tmp_path, scheduler=lc.scheduler_address, grade_one=None)
+    text = str(caught.value)
+    assert text.startswith("grading refused on ") and "(tcp://127.0.0.1:" in text
+    assert "  - filesystem view: no bubblewrap: COURSE_BWRAP=none. Fix: unset COURSE_BWRAP" in text
+    assert not (tmp_path / "results").exists(), "no submission was touched"
+    payload = {"root": str(course_root), "lab": LAB, "student": "ann", "timeout": 60,
+               "key": grader_key(course_root, LAB), "files": pack_folder(folder / "s00" / LAB)}
+    with pytest.raises(SandboxRefused, match="grading refused on worker"):
+        client.submit(grade_task, payload, pure=False).result()
+    client.run(set_env, "COURSE_BWRAP", "")

@@ -108,6 +108,8 @@ def test_only_the_messages_reach_the_page_nothing_the_grader_keeps() -> None:
     page = feedback_html(_result())
     for secret in ("0.987654321", "reference_accuracy", "d1g3st-0f-the-f1les", "network namespace", "42.0"):
         assert secret not in page
+    assert "UNSAFE: graded with --unsafe-no-sandbox" in page, "a grade made without the sandbox says so"
+    assert "UNSAFE" not in feedback_html(_result(protections=[]))
     assert not re.search(r"https?://|<script|<link|<img|\bsrc=|url\(", page, re.I)    # offline, no scripts
 
 

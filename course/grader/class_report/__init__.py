@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ...checkout import find_root
 from ..results import SubmissionResult
 from ..store import atomic_write, load_results
 from .html import class_report_html
@@ -57,8 +58,6 @@ def _damaged(result: SubmissionResult) -> str:
 def cli_report(args: argparse.Namespace) -> int:
     """``course report``: 0 when the report was written, 2 (and why, on stderr) when there is nothing to report."""
     def root() -> Path:
-        from ...pipeline import find_root
-
         return find_root(getattr(args, "root", None))
 
     results_dir = Path(args.results).expanduser().resolve() if args.results else root() / "autograder" / "results"

@@ -39,6 +39,7 @@ td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: t
 tr.task td { background: #f7f9fb; font-weight: 600; border-top: 2px solid #d9e2ec; }
 .msg { white-space: pre-wrap; overflow-wrap: anywhere; }
 .share { font-weight: 600; }
+.unsafe { background: #fdecea; border-left: 4px solid #c0392b; border-radius: 4px; padding: .3rem 1rem; margin: 1rem 0; }
 """
 
 
@@ -129,6 +130,11 @@ def class_report_html(summary: dict[str, Any], *, generated: str = "") -> str:
             '<div class="cards">' + "".join(f'<div class="card {c}"><b>{v}</b>{_e(k)}</div>' for k, v, c in cards)
             + "</div>",
             "<nav>" + "".join(f'<a href="#lab-{i}">{_e(lab["lab"])}</a>' for i, lab in enumerate(labs)) + "</nav>"]
+    unsafe = summary.get("unsafe") or []
+    if unsafe:
+        head.append(f'<div class="unsafe"><h3>{len(unsafe)} submission(s) graded without the sandbox</h3>'
+                    f'<p class="msg">{_e(unsafe[0]["banner"])}</p><ul>'
+                    + "".join(f'<li>{_e(u["student"])} / {_e(u["lab"])}</li>' for u in unsafe[:50]) + "</ul></div>")
     if summary["unreadable"]:
         head.append("<h3>Stored results that could not be read (left out)</h3><ul>"
                     + "".join(f'<li class="msg">{_e(p)}</li>' for p in summary["unreadable"]) + "</ul>")

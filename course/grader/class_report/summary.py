@@ -156,5 +156,6 @@ def class_summary(results: Sequence[SubmissionResult], *, problems: Sequence[str
     return {"submissions": len(results), "students": len({r.student for r in results}), "labs": labs,
             "error_count": sum(len(lab["errors"]) for lab in labs),
             "limit_count": sum(len(lab["limits"]) for lab in labs),
+            "unsafe": [{"student": r.student, "lab": r.lab, "banner": r.unsafe} for r in results if r.unsafe],
             "timing": {k: v for k, v in _timing(results).items() if k not in ("histogram", "slowest")},
             "unreadable": list(problems)}
