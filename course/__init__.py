@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .augment import flip, random_crop_flip
 from .checks import CheckError, assert_close, check_finite, check_probabilities, check_shape, passed
-from .cost import CostReport, LayerCost, Timing, layer_costs, machine_balance, measure_machine, time_per_batch
+from .cost import CostReport, LayerCost, layer_costs
 from .colab import in_colab, offer_download
 from .data import DataNotFoundError, Splits, TensorBatches, cifar10_splits, data_root, mnist_splits
 from .device import autocast, autocast_dtype, describe_device, get_device, seed_everything
@@ -22,6 +22,7 @@ from .plotting import (animate_paths, animation_html, display_error_curves, plot
                        show_reconstructions)
 from .labs import LABS, lab_info
 from .submission import CheckpointError, checkpoint_info, load_model, save_model
+from .timing import Timing, machine_balance, measure_machine, time_per_batch
 from .training import History, Timer, epochs, progress
 
 __version__ = "0.1.0"

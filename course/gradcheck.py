@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .checks import CheckError
+
 __all__ = ["numerical_gradient", "relative_error", "GradCheck", "check_gradient"]
 
 
@@ -102,8 +104,6 @@ class GradCheck:
     def assert_ok(self) -> "GradCheck":
         """Raise ``course.CheckError`` (an AssertionError) with the report when the check failed."""
         if not self.ok:
-            from .checks import CheckError
-
             raise CheckError(str(self))
         return self
 

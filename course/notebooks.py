@@ -10,10 +10,12 @@ import contextlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
@@ -21,13 +23,14 @@ from nbformat import NotebookNode
 from .paths import absolute_paths
 
 __all__ = [
-    "NotebookError", "load_notebook", "describe_cell", "metadata_problems", "grade_cells",
+    "NotebookError", "load_notebook", "describe_cell", "metadata_problems", "grade_cells", "grade_points",
     "stamp_task_ids", "ExecutionResult", "execute_notebook", "scratch_copy",
 ]
 
 _TASK = re.compile(r"^(\d+)_(\d+)")
 _GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")  # nbgrader's own rule: no dots
 _STUB = "raise NotImplementedError()"
+_SKIP = frozenset({".ipynb_checkpoints", "__pycache__", ".git", ".venv"})
 
 
 class NotebookError(ValueError):
@@ -104,6 +107,11 @@ def grade_cells(nb: NotebookNode) -> dict[str, NotebookNode]:
     }
 
 
+def grade_points(nb: NotebookNode) -> dict[str, float]:
+    """Points per graded cell, by grade id, in notebook order (``nbgrader.points``)."""
+    return {gid: float(c.metadata.nbgrader.get("points", 0)) for gid, c in grade_cells(nb).items()}
+
+
 def stamp_task_ids(nb: NotebookNode) -> NotebookNode:
     """Put the task id into each stub's NotImplementedError, as minitorch does.
 
@@ -132,6 +140,8 @@ class ExecutionResult:
     failed_grades: dict[str, str] = field(default_factory=dict)
     passed_grades: list[str] = field(default_factory=list)
     timed_out: bool = False
+    #: (index of the cell, why) when the run stopped early: it timed out, or the kernel died.
+    stopped: tuple[int, str] | None = None
     #: 'cell 12 (grade_id '3_2'): def train_epoch(...' for each cell in ``errors``.
     where: dict[int, str] = field(default_factory=dict)
 
@@ -155,39 +165,41 @@ class ExecutionResult:
         return f"{where}: {self.errors[first]}{more}"
 
 
-@contextlib.contextmanager
-def _environ(overrides: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def execute_notebook(nb: NotebookNode, cwd: Path, *, env: Mapping[str, str] | None = None,
                      timeout: int = 300) -> tuple[NotebookNode, ExecutionResult]:
-    """Run every cell (errors do not stop the run) in ``cwd`` with extra environment."""
+    """Run every cell (errors do not stop the run) in ``cwd`` with extra environment.
+
+    A cell that times out or kills the kernel stops the run (``result.stopped``); a kernel that cannot start at
+    all is a ``RuntimeError`` that says why.
+    """
+    from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     result = ExecutionResult()
+    current = {"index": -1}
+
+    def started(cell: Any, cell_index: int) -> None:
+        current["index"] = cell_index
+
     # The kernel's own log level: its "running over TCP without encryption" warning is noise here.
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"], on_cell_execute=started,
                             resources={"metadata": {"path": str(cwd)}})
     # The kernel starts in ``cwd``: relative paths it inherits must already be absolute.
     overrides = absolute_paths({k: v for k, v in os.environ.items() if k.startswith("COURSE_")} | dict(env or {}))
-    with _environ(overrides):
-        try:
-            client.execute()
-        except (CellTimeoutError, DeadKernelError) as exc:
-            result.timed_out = True
-            result.errors[-1] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    # The kernel's own environment (not this process's): several notebooks may run at once, from threads.
+    try:
+        client.execute(env={**os.environ, **overrides})
+    except (CellTimeoutError, DeadKernelError) as exc:
+        result.timed_out = True
+        result.errors[-1] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        result.stopped = (current["index"], f"timed out after {timeout} s" if isinstance(exc, CellTimeoutError)
+                          else "killed the kernel (out of memory? a crash?)")
+    except NoSuchKernel as exc:
+        raise RuntimeError(f"no python3 Jupyter kernel ({exc}): pip install ipykernel") from None
+    except (RuntimeError, OSError) as exc:  # the kernel did not start
+        raise RuntimeError(f"could not start a Jupyter kernel ({type(exc).__name__}: {exc})") from None
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -206,10 +218,27 @@ def execute_notebook(nb: NotebookNode, cwd: Path, *, env: Mapping[str, str] | No
 
 @contextlib.contextmanager
 def scratch_copy(*folders: Path) -> Iterator[Path]:
-    """A temporary folder holding the files of ``folders`` (later ones win)."""
+    """A temporary folder holding the files of ``folders`` (later ones win): no hidden files or caches, no mounted
+    drives (Colab's /content/drive), symbolic links kept as links."""
     with tempfile.TemporaryDirectory(prefix="course-") as tmp:
         for folder in folders:
-            if folder.is_dir():
-                shutil.copytree(folder, tmp, dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+            if not Path(folder).is_dir():
+                continue
+            for entry in Path(folder).iterdir():
+                if entry.name.startswith(".") or entry.name in _SKIP:
+                    continue
+                dst = Path(tmp) / entry.name
+                try:
+                    if entry.is_symlink():
+                        if dst.is_symlink() or dst.exists():
+                            dst.unlink()
+                        os.symlink(os.readlink(entry), dst)
+                    elif entry.is_dir():
+                        if not os.path.ismount(entry):
+                            shutil.copytree(entry, dst, symlinks=True, dirs_exist_ok=True,
+                                            ignore=shutil.ignore_patterns(*_SKIP))
+                    else:
+                        shutil.copy2(entry, dst)
+                except OSError as exc:
+                    print(f"course: did not copy {entry} ({exc})", file=sys.stderr)
         yield Path(tmp)

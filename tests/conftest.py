@@ -15,6 +15,7 @@ if "COURSE_DATA" not in os.environ and (ROOT.parent / "shared" / "data").is_dir(
 # The README runs `COURSE_DATA=../shared/data python -m pytest`: relative to where pytest started, made absolute
 # here, before any test changes directory or starts a kernel elsewhere.
 from course.paths import absolute_paths  # noqa: E402
+from newcomer import run_demo  # noqa: E402
 
 absolute_paths()
 
@@ -22,6 +23,16 @@ absolute_paths()
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def readme_demo(tmp_path_factory):
+    """The README's demo block, run verbatim once per session in a newcomer's clone (see ``newcomer.py``)."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout")
+    if not (ROOT.parent / "shared" / "data").is_dir():
+        pytest.skip("needs ../shared/data beside the checkout, as the README assumes")
+    return run_demo(tmp_path_factory.mktemp("newcomer"))
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,6 @@ SERVER_START_TIMEOUT = 180      # s: JupyterLab answering /api/status
 OPEN_TIMEOUT = 120              # s: notebook open and its kernel idle
 STUDENT_RUN_TIMEOUT = 300       # s: Run All of a student notebook (stops at the first stub)
 SOLUTION_RUN_TIMEOUT = 900      # s: Run All of a solution in fast mode (lab 3: ~15-40 s here)
-GRADE_TIMEOUT = 1200            # s: `course grade autograder/samples` (~2 min here)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -420,29 +419,19 @@ def test_solution_run_all_in_jupyterlab_no_errors_figures_and_progress_bars(lab,
         assert text_bars, f"{lab}: no tqdm text progress bar on stderr (screenshot: {shot})"
 
 
-def _grade_samples(course: Path, data_dir: Path) -> dict[tuple[str, str], tuple[str, str]]:
-    """``course grade autograder/samples`` in the scratch course, with its default gradebook; the grades."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"COURSE_DB_URL", "COURSE_SUBMITTED", "COURSE_AUTOGRADED", "COURSE_FEEDBACK", "COURSE_ROOT"}}
-    env.update(COURSE_DATA=str(data_dir), PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-m", "course.cli", "--root", str(course), "grade",
-                             str(course / "autograder" / "samples"), "--workers", "2"], cwd=course, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=GRADE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail(f"course grade autograder/samples took over {GRADE_TIMEOUT} s")
-    assert proc.returncode == 0, f"course grade failed ({proc.returncode}):\n{out[-3000:]}"
-    with (course / "autograder" / "grades.csv").open() as fh:
-        return {(r["student"], r["lab"]): (r["total"], r["max"]) for r in csv.DictReader(fh)}
+def _graded_course(demo, dst: Path) -> tuple[Path, dict[tuple[str, str], tuple[str, str]]]:
+    """A copy of the course the README's demo block graded (its gradebook, autograded notebooks and grades.csv: the
+    samples, graded once for the session), and its grades."""
+    assert demo.returncode == 0, demo.output[-3000:]
+    shutil.copytree(demo.clone, dst, symlinks=True, ignore=shutil.ignore_patterns(".git", ".venv"))
+    with (dst / "autograder" / "grades.csv").open() as fh:
+        return dst, {(r["student"], r["lab"]): (r["total"], r["max"]) for r in csv.DictReader(fh)}
 
 
 def test_formgrader_from_the_repository_root_lists_labs_submissions_and_scores(
-        course_copy, tmp_path, data_dir, browser, artifacts) -> None:
+        readme_demo, tmp_path, browser, artifacts) -> None:
+    course_copy, grades = _graded_course(readme_demo, tmp_path / "course")
     assert (course_copy / "nbgrader_config.py").is_file(), "no nbgrader_config.py at the repository root"
-    grades = _grade_samples(course_copy, data_dir)
     samples = course_copy / "autograder" / "samples" / "submitted"
 
     # As the README says: `jupyter lab` in the repository root, pointed at the graded samples.

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-import course.cost as cost
-from course.cost import CostReport, LayerCost, layer_costs, machine_balance, measure_machine, time_per_batch
+import course.timing as timing
+from course.cost import CostReport, LayerCost, layer_costs
+from course.timing import machine_balance, measure_machine, time_per_batch
 
 
 def lenet5() -> nn.Sequential:
@@ -202,12 +203,12 @@ def test_cuda_timing_synchronises_around_every_timed_run(monkeypatch) -> None:
     with pytest.raises(RuntimeError, match="is_available"):      # the real machine: a clear refusal
         time_per_batch(lenet5(), (2, 1, 28, 28), device="cuda")
     events: list = []
-    real_perf_counter = cost.time.perf_counter
+    real_perf_counter = timing.time.perf_counter
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: events.append(("sync", device)))
-    monkeypatch.setattr(cost.time, "perf_counter", lambda: events.append("clock") or real_perf_counter())
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: events.append("clock") or real_perf_counter())
     moved: list = []
-    monkeypatch.setattr(cost, "_move", lambda obj, device: moved.append((type(obj).__name__, device)) or obj)
+    monkeypatch.setattr(timing, "to_device", lambda obj, device: moved.append((type(obj).__name__, device)) or obj)
     model = lenet5()
     t = time_per_batch(model, (2, 1, 28, 28), device="cuda", warmup=1, repeats=2)
     assert t.device == "cuda" and t.forward_s > 0 and t.forward_backward_s > 0

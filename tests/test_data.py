@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import pickle
 import socket
-import stat
 import struct
 import tarfile
 import threading
@@ -682,21 +681,21 @@ def test_mnist_idx_reader_gives_torchvisions_tensors(mnist) -> None:
     import torchvision
 
     from course.data import data_root
-    from course.data.mnist import _read_idx
+    from course.data.mnist import read_idx
 
     raw = data_root() / "MNIST" / "raw"
     tv = torchvision.datasets.MNIST(data_root(), train=False, download=False)
-    assert torch.equal(_read_idx(raw / "t10k-images-idx3-ubyte", 3), tv.data)
-    assert torch.equal(_read_idx(raw / "t10k-labels-idx1-ubyte", 1).long(), tv.targets)
+    assert torch.equal(read_idx(raw / "t10k-images-idx3-ubyte", 3), tv.data)
+    assert torch.equal(read_idx(raw / "t10k-labels-idx1-ubyte", 1).long(), tv.targets)
 
 
 def test_a_truncated_idx_file_is_a_clear_error(tmp_path) -> None:
-    from course.data.mnist import _read_idx
+    from course.data.mnist import read_idx
 
     bad = tmp_path / "x-ubyte"
     bad.write_bytes((0x0803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (2, 28, 28)) + b"\0" * 100)
     with pytest.raises(ValueError, match="truncated or corrupt"):
-        _read_idx(bad, 3)
+        read_idx(bad, 3)
 
 
 def test_read_only_cache_folders_are_searched_and_never_written(tmp_path: Path, cifar_tar: Path,

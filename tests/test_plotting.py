@@ -319,7 +319,7 @@ def ipython(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
-    import course.plotting._display as display
+    import course.plotting.display as display
 
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     monkeypatch.setattr(display, "_maybe_show", lambda fig: True)  # as if plt.show() displayed it
@@ -351,7 +351,7 @@ def test_last_expression_prints_no_second_figure(ipython, capsys: pytest.Capture
 
 
 def test_figure_not_shown_is_echoed_as_usual(ipython, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
-    import course.plotting._display as display
+    import course.plotting.display as display
 
     monkeypatch.setattr(display, "_maybe_show", lambda fig: False)  # e.g. Agg: nothing was displayed
     capsys.readouterr()

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course.plotting.reconstructions import (_spread, plot_lines, plot_psnr_curves, psnr_table,  # noqa: E402
+from course.plotting.reconstructions import (spread, plot_lines, plot_psnr_curves, psnr_table,  # noqa: E402
                                              show_reconstructions)
 
 PLOTS = Path("/tmp/plots")
@@ -85,8 +85,8 @@ def test_end_labels_of_close_curves_do_not_overlap() -> None:
     ys = sorted(t.get_position()[1] for t in fig.axes[0].texts)
     lo, hi = fig.axes[0].get_ylim()
     assert all(b - a >= 0.03 * (hi - lo) for a, b in zip(ys, ys[1:]))
-    assert _spread([5.0, 1.0, 20.0], gap=1.0) == [5.0, 1.0, 20.0]   # far apart: unchanged
-    placed = _spread([2.0, 2.0, 2.0], gap=1.0)
+    assert spread([5.0, 1.0, 20.0], gap=1.0) == [5.0, 1.0, 20.0]   # far apart: unchanged
+    placed = spread([2.0, 2.0, 2.0], gap=1.0)
     assert sorted(placed) == pytest.approx([1.0, 2.0, 3.0])
 
 

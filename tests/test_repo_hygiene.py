@@ -30,7 +30,7 @@ def test_notebooks_in_git_carry_no_outputs_or_execution_counts(repo_root) -> Non
 
 def test_clutter_finds_stray_reprs_silent_and_noisy_graded_cells() -> None:
     """`course check` runs every solution and reports this clutter as problems (the README's demo runs it)."""
-    from course.pipeline import clutter
+    from course.check import clutter
 
     def cell(source, outputs, grade_id=None):
         c = nbformat.v4.new_code_cell(source)

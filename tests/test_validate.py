@@ -17,7 +17,11 @@ import torch
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import course.validate as V
-from course.labs import Lab
+from course import notebooks
+from course.mode import grading_env
+from course.notebooks import ExecutionResult
+from course.validate import analyse
+from course.labs import Lab, lab_info
 from course.submission import save_model
 
 LAB = "lab3_mlp_mnist"
@@ -49,8 +53,9 @@ def _fake_nb(*, answer_1="def f():\n    return 1", answer_2="def g():\n    retur
     ])
 
 
-def _execute_in_process(nb, cwd, env, timeout):
-    """A stand-in for the kernel: exec each code cell in one namespace, recording outputs like nbclient."""
+def _execute_in_process(nb, cwd, *, env=None, timeout=300):
+    """A stand-in for ``course.notebooks.execute_notebook``: exec each code cell in one namespace, recording
+    outputs like nbclient."""
     ns: dict = {}
     here = os.getcwd()
     os.chdir(cwd)
@@ -68,21 +73,21 @@ def _execute_in_process(nb, cwd, env, timeout):
                 cell.outputs.insert(0, new_output("stream", name="stdout", text=buf.getvalue()))
     finally:
         os.chdir(here)
-    return None
+    return nb, ExecutionResult()
 
 
 @pytest.fixture
 def fake_lab(monkeypatch):
     """Register lab9_fake for course.validate only."""
-    monkeypatch.setattr(V, "LAB_IDS", (*V.LAB_IDS, FAKE.id))
-    real = V.lab_info
-    monkeypatch.setattr(V, "lab_info", lambda i: FAKE if i == FAKE.id else real(i))
+    monkeypatch.setattr(analyse, "LAB_IDS", (*analyse.LAB_IDS, FAKE.id))
+    real = analyse.lab_info
+    monkeypatch.setattr(analyse, "lab_info", lambda i: FAKE if i == FAKE.id else real(i))
     return FAKE
 
 
 @pytest.fixture
 def in_process(monkeypatch):
-    monkeypatch.setattr(V, "_execute", _execute_in_process)
+    monkeypatch.setattr(notebooks, "execute_notebook", _execute_in_process)
 
 
 def _write(folder: Path, nb, name: str = "lab9_fake.ipynb") -> Path:
@@ -183,7 +188,7 @@ def test_deleted_test_cells_and_a_stopped_run() -> None:
 
 
 def test_identify_lab_by_name_folder_prefix_or_option(tmp_path) -> None:
-    assert V.identify_lab(tmp_path / f"{LAB}.ipynb") == (V.lab_info(LAB), None)
+    assert V.identify_lab(tmp_path / f"{LAB}.ipynb") == (lab_info(LAB), None)
     lab, naming = V.identify_lab(tmp_path / LAB / "mine.ipynb")
     assert lab.id == LAB and f"looks for {LAB}.ipynb" in naming
     lab, naming = V.identify_lab(tmp_path / f"{LAB} (1).ipynb")
@@ -218,13 +223,15 @@ def test_check_files(tmp_path) -> None:
     assert row.status == "fast" and "full mode" in row.detail and row.costs_points
 
 
-def test_kernel_environment(tmp_path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COURSE_DATA", "rel/data")
-    monkeypatch.delenv("COURSE_FAST", raising=False)
-    env = V._env()
-    assert env["COURSE_FAST"] == "1" and env["MPLBACKEND"] == "Agg"
-    assert env["COURSE_DATA"] == str(tmp_path.resolve() / "rel" / "data")
+def test_the_notebook_runs_as_the_grader_runs_it(tmp_path, capsys, monkeypatch, fake_lab) -> None:
+    seen: dict = {}
+
+    def record(nb, cwd, *, env=None, timeout=300):
+        seen.update(env or {})
+        return _execute_in_process(nb, cwd, env=env, timeout=timeout)
+    monkeypatch.setattr(notebooks, "execute_notebook", record)
+    _run(capsys, str(_write(tmp_path / "lab9_fake", _fake_nb())))
+    assert seen == grading_env() and seen["COURSE_FAST"] == "1" and seen["MPLBACKEND"] == "Agg"
 
 
 def test_scratch_copy_skips_hidden_and_caches(tmp_path) -> None:
@@ -233,7 +240,7 @@ def test_scratch_copy_skips_hidden_and_caches(tmp_path) -> None:
     (tmp_path / ".ipynb_checkpoints").mkdir()
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "a.pt").write_text("w")
-    with V._scratch(tmp_path) as tmp:
+    with notebooks.scratch_copy(tmp_path) as tmp:
         assert sorted(p.name for p in tmp.iterdir()) == ["a.pt", "sub"]
         assert (tmp / "sub" / "keep.txt").read_text() == "k"
 
@@ -315,7 +322,7 @@ def test_usage_errors_exit_2_without_traceback(tmp_path, capsys, fake_lab, in_pr
     assert code == 2 and "cannot tell which lab" in err
     code, out, err = _run(capsys, str(bad), timeout=0)
     assert code == 2 and "--timeout" in err
-    monkeypatch.setattr(V, "REQUIRED_MODULES", ("nbformat", "no_such_module_for_course"))
+    monkeypatch.setattr(analyse, "REQUIRED_MODULES", ("nbformat", "no_such_module_for_course"))
     code, out, err = _run(capsys, str(bad))
     assert code == 2 and "pip install no_such_module_for_course" in err
 

@@ -11,35 +11,20 @@ import math
 import torch
 import torch.nn.functional as F
 
-from course.grader.helpers import checkpoint_error, cifar10, find_param, remote_history, remote_images
 from course.grader.judge import Context, Fail, close, judge
 from course.grader.kernel import RemoteError
-
-
-def _call(ctx: Context, what: str, fn, *args, **kwargs):
-    """Call a remote function and fetch its result; its exception becomes this task's verdict."""
-    try:
-        return ctx.kernel.fetch(fn(*args, **kwargs))
-    except RemoteError as exc:
-        raise Fail(f"{ctx.task}: {what} raised {exc}") from None
-
-
-def _tensor(ctx: Context, value, what: str, shape: tuple[int, ...] | None = None) -> torch.Tensor:
-    if not torch.is_tensor(value):
-        raise Fail(f"{ctx.task}: {what} should return a tensor, got {type(value).__name__}")
-    if shape is not None and tuple(value.shape) != shape:
-        raise Fail(f"{ctx.task}: {what} has shape {tuple(value.shape)}, expected {shape}")
-    return value.detach().double()
-
-
-def _scalar(ctx: Context, value, what: str) -> float:
-    if torch.is_tensor(value) and value.numel() == 1:
-        return float(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise Fail(f"{ctx.task}: {what} should be a scalar (one number), got "
-               f"{tuple(value.shape) if torch.is_tensor(value) else type(value).__name__}")
-
+from course.grader.toolkit import (
+    call,
+    checkpoint_tier,
+    cifar10,
+    find_param,
+    history_fields,
+    judge_tiers,
+    number,
+    remote_history,
+    remote_images,
+    tensor,
+)
 
 # --------------------------------------------------------------------------- 1.1 scores and the bias trick
 
@@ -51,8 +36,7 @@ def scores(ctx: Context) -> None:
         X, W, b = (torch.randn(n, d, generator=g, dtype=torch.float64), torch.randn(c, d, generator=g, dtype=torch.float64),
                    torch.randn(c, generator=g, dtype=torch.float64))
         ref = X @ W.T + b
-        out = _tensor(ctx, _call(ctx, f"scores(X {tuple(X.shape)}, W {tuple(W.shape)}, b {tuple(b.shape)})",
-                                 k.ns.scores, k.value(X), k.value(W), k.value(b)), "scores(X, W, b)", (n, c))
+        out = tensor(ctx, call(ctx, f"scores(X {tuple(X.shape)}, W {tuple(W.shape)}, b {tuple(b.shape)})", k.ns.scores, k.value(X), k.value(W), k.value(b)), "scores(X, W, b)", (n, c), double=True)
         if not close(out, ref, rtol=1e-6, atol=1e-6):
             why = ""
             if close(out, X @ W.T, rtol=1e-6, atol=1e-6):
@@ -60,12 +44,11 @@ def scores(ctx: Context) -> None:
             elif close(out, X @ W.T - b, rtol=1e-6, atol=1e-6):
                 why = " — b is subtracted; add it"
             raise Fail(f"1.1: scores(X, W, b) differ from X Wᵀ + b by up to {(out - ref).abs().max():.3g}{why}")
-        ones = _tensor(ctx, _call(ctx, "append_ones(X)", k.ns.append_ones, k.value(X)), "append_ones(X)", (n, d + 1))
+        ones = tensor(ctx, call(ctx, "append_ones(X)", k.ns.append_ones, k.value(X)), "append_ones(X)", (n, d + 1), double=True)
         if not close(ones[:, :d], X, atol=1e-12) or not bool((ones[:, d] == 1).all()):
             why = " — the 1 goes last, after the D features" if bool((ones[:, 0] == 1).all()) else ""
             raise Fail(f"1.1: append_ones(X) should be [X, 1] with the constant 1 as the last column{why}")
-        folded = _tensor(ctx, _call(ctx, "fold_bias(W, b)", k.ns.fold_bias, k.value(W), k.value(b)), "fold_bias(W, b)",
-                         (c, d + 1))
+        folded = tensor(ctx, call(ctx, "fold_bias(W, b)", k.ns.fold_bias, k.value(W), k.value(b)), "fold_bias(W, b)", (c, d + 1), double=True)
         if not close(folded[:, :d], W, atol=1e-12) or not close(folded[:, d], b, atol=1e-12):
             why = " — b goes in the last column, after W" if close(folded[:, 0], b, atol=1e-12) else ""
             raise Fail(f"1.1: fold_bias(W, b) should be [W, b] with b as the last column{why}")
@@ -84,7 +67,7 @@ def softmax_cross_entropy(ctx: Context) -> None:
     g = torch.Generator().manual_seed(12)
     S = torch.randn(6, 4, generator=g, dtype=torch.float64) * 3      # N=6 ≠ C=4: a wrong dim shows
     y = torch.tensor([0, 3, 1, 3, 2, 0])
-    P = _tensor(ctx, _call(ctx, "softmax(S)", k.ns.softmax, k.value(S)), "softmax(S)", (6, 4))
+    P = tensor(ctx, call(ctx, "softmax(S)", k.ns.softmax, k.value(S)), "softmax(S)", (6, 4), double=True)
     ref = F.softmax(S, dim=1)
     if not close(P, ref, rtol=0, atol=1e-9):
         if close(P, F.softmax(S, dim=0), rtol=0, atol=1e-9):
@@ -93,16 +76,15 @@ def softmax_cross_entropy(ctx: Context) -> None:
         raise Fail(f"1.2: softmax(S) differs from exp(S) / Σ_k exp(S) row by row by up to {(P - ref).abs().max():.3g}")
     big = torch.tensor([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0], [-1000.0, -1000.0, -1000.0]],
                        dtype=torch.float64)
-    Pb = _tensor(ctx, _call(ctx, "softmax of scores ±1000", k.ns.softmax, k.value(big)), "softmax(S)", (3, 3))
+    Pb = tensor(ctx, call(ctx, "softmax of scores ±1000", k.ns.softmax, k.value(big)), "softmax(S)", (3, 3), double=True)
     if not bool(torch.isfinite(Pb).all()) or not close(Pb, F.softmax(big, dim=1), rtol=0, atol=1e-9):
         raise Fail("1.2: softmax of scores like ±1000 gives NaN/inf or wrong values — exp(1000) overflows; subtract "
                    "each row's maximum score before exp (softmax does not change)")
-    Pf = _tensor(ctx, _call(ctx, "softmax of float32 scores", k.ns.softmax, k.value(S.float())), "softmax(S)", (6, 4))
+    Pf = tensor(ctx, call(ctx, "softmax of float32 scores", k.ns.softmax, k.value(S.float())), "softmax(S)", (6, 4), double=True)
     if not close(Pf, ref, rtol=0, atol=1e-5):
         raise Fail("1.2: softmax of float32 scores is wrong — it must work for any floating dtype")
 
-    loss = _scalar(ctx, _call(ctx, "cross_entropy(S, y)", k.ns.cross_entropy, k.value(S), k.value(y)),
-                   "cross_entropy(S, y)")
+    loss = number(ctx, call(ctx, "cross_entropy(S, y)", k.ns.cross_entropy, k.value(S), k.value(y)), "cross_entropy(S, y)", "one number")
     expected = F.cross_entropy(S, y).item()
     if not math.isclose(loss, expected, rel_tol=0, abs_tol=1e-6):
         per = -F.log_softmax(S, dim=1)[torch.arange(6), y]
@@ -119,14 +101,13 @@ def softmax_cross_entropy(ctx: Context) -> None:
         raise Fail(f"1.2: cross_entropy(S, y) is {loss:.6f}, expected {expected:.6f} (F.cross_entropy)"
                    + (f" — it {why}" if why else ""))
     yb = torch.tensor([1, 0, 2])
-    lb = _call(ctx, "cross_entropy of scores ±1000", k.ns.cross_entropy, k.value(big), k.value(yb))
-    lb = _scalar(ctx, lb, "cross_entropy(S, y)")
+    lb = call(ctx, "cross_entropy of scores ±1000", k.ns.cross_entropy, k.value(big), k.value(yb))
+    lb = number(ctx, lb, "cross_entropy(S, y)", "one number")
     want = F.cross_entropy(big, yb).item()
     if not math.isfinite(lb) or not math.isclose(lb, want, rel_tol=1e-9, abs_tol=1e-6):
         raise Fail(f"1.2: cross_entropy of scores like ±1000 is {lb}, expected {want:.4f} — log(softmax) underflows "
                    "to log(0); compute log p = s_y − logsumexp(s) (torch.logsumexp, or subtract the row max first)")
-    lf = _scalar(ctx, _call(ctx, "cross_entropy of float32 scores", k.ns.cross_entropy, k.value(S.float()), k.value(y)),
-                 "cross_entropy(S, y)")
+    lf = number(ctx, call(ctx, "cross_entropy of float32 scores", k.ns.cross_entropy, k.value(S.float()), k.value(y)), "cross_entropy(S, y)", "one number")
     if not math.isclose(lf, expected, rel_tol=1e-5, abs_tol=1e-5):
         raise Fail("1.2: cross_entropy of float32 scores is wrong — it must work for any floating dtype")
 
@@ -150,8 +131,7 @@ def svm(ctx: Context) -> None:
     y = torch.tensor([0, 1, 2, 3, 3, 1, 0])
     for margin in (1.0, 0.5, 2.0):
         args = [k.value(S), k.value(y)] + ([] if margin == 1.0 else [k.value(margin)])
-        got = _scalar(ctx, _call(ctx, f"svm_loss(S, y{'' if margin == 1.0 else f', {margin}'})", k.ns.svm_loss, *args),
-                      "svm_loss(S, y)")
+        got = number(ctx, call(ctx, f"svm_loss(S, y{'' if margin == 1.0 else f', {margin}'})", k.ns.svm_loss, *args), "svm_loss(S, y)", "one number")
         want = _hinge(S, y, margin)
         if math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9):
             continue
@@ -175,7 +155,7 @@ def svm(ctx: Context) -> None:
 @judge("1_4")
 def regularised(ctx: Context) -> None:
     k = ctx.kernel
-    if ctx.cache.get(("passed", "1_1")) is False:
+    if ctx.failed("1_1"):
         # regularised_loss computes its scores with scores() from 1.1, which already cost its points.
         k.run_cell("def scores(X, W, b):\n    return X @ W.T + b\n", timeout=30)
     g = torch.Generator().manual_seed(14)
@@ -185,9 +165,7 @@ def regularised(ctx: Context) -> None:
     ce = k.module("torch.nn.functional").cross_entropy       # the data loss: torch's, so a bug of 1.2 is not charged here
     data = F.cross_entropy(X @ W.T + b, y).item()
     for lam in (0.0, 0.3, 2.0):
-        got = _scalar(ctx, _call(ctx, f"regularised_loss(W, b, X, y, {lam}, data_loss=F.cross_entropy)",
-                                 k.ns.regularised_loss, k.value(W), k.value(b), k.value(X), k.value(y), k.value(lam),
-                                 data_loss=ce), "regularised_loss(...)")
+        got = number(ctx, call(ctx, f"regularised_loss(W, b, X, y, {lam}, data_loss=F.cross_entropy)", k.ns.regularised_loss, k.value(W), k.value(b), k.value(X), k.value(y), k.value(lam), data_loss=ce), "regularised_loss(...)", "one number")
         want = data + lam * (W ** 2).sum().item()
         if math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-7):
             continue
@@ -206,9 +184,7 @@ def regularised(ctx: Context) -> None:
                    f"(data loss {data:.6f} + λ Σ W²)" + (f" — your loss {why}" if why else ""))
     # Any data loss: the hinge loss of torch (multi_margin_loss) in place of cross-entropy.
     hinge = k.module("torch.nn.functional").multi_margin_loss
-    got = _scalar(ctx, _call(ctx, "regularised_loss(W, b, X, y, 0.3, data_loss=F.multi_margin_loss)", k.ns.regularised_loss,
-                             k.value(W), k.value(b), k.value(X), k.value(y), k.value(0.3), data_loss=hinge),
-                  "regularised_loss(...)")
+    got = number(ctx, call(ctx, "regularised_loss(W, b, X, y, 0.3, data_loss=F.multi_margin_loss)", k.ns.regularised_loss, k.value(W), k.value(b), k.value(X), k.value(y), k.value(0.3), data_loss=hinge), "regularised_loss(...)", "one number")
     want = F.multi_margin_loss(X @ W.T + b, y).item() + 0.3 * (W ** 2).sum().item()
     if not math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-7):
         raise Fail(f"1.4: with data_loss=F.multi_margin_loss the loss is {got:.6f}, expected {want:.6f} — compute the "
@@ -242,15 +218,6 @@ def _weight(state: dict) -> torch.Tensor | None:
     return params[0] if len(params) == 1 else None
 
 
-def _history(k, h) -> dict:
-    out = {}
-    for name in ("train_loss", "val_loss", "val_error", "best_epoch"):
-        try:
-            out[name] = k.fetch(getattr(h, name))
-        except RemoteError:
-            out[name] = None
-    return out
-
 
 @judge("1_5", timeout=120)
 def train_linear(ctx: Context) -> None:
@@ -266,7 +233,7 @@ def train_linear(ctx: Context) -> None:
         try:
             pair = k.ns.train_linear(train, val, **{a: k.value(b) for a, b in kw.items()})
             model, h = pair[0], pair[1]
-            return model, h, _history(k, h)
+            return model, h, history_fields(k, h)
         except RemoteError as exc:
             hint = (" — build the model from the features' width D = X.shape[1] (not a fixed 3072)"
                     if "shape" in str(exc) or "mat1" in str(exc) else "")
@@ -449,7 +416,7 @@ def results(ctx: Context) -> None:
         raise Fail(f"1.5: test_accuracy is {reported:.4f}, but best_model scores {accuracy:.4f} on the test set{why}")
     _reports_the_best_epoch(ctx)
     ref = ctx.reference("1.5/test_accuracy", accuracy)
-    upstream = [g for g in ("1_2", "1_4", "1_5", "1_5_select") if ctx.cache.get(("passed", g)) is False]
+    upstream = ctx.failed("1_2", "1_4", "1_5", "1_5_select")
     if upstream:
         ctx.notes.append(f"1.5: test accuracy {accuracy:.2%} not held against the results, since {', '.join(upstream)} failed")
         return
@@ -504,7 +471,7 @@ def _linearity(ctx: Context) -> None:
         model = k.module("course").load_model(k.ns.build_best_model, "lab1_best.pt")
         model.eval()
         s1, s2, s3 = (k.fetch(model(k.value(x))) for x in (x1, x2, 0.3 * x1 + 0.7 * x2))
-    except RemoteError as exc:
+    except RemoteError:
         ctx.cache[key] = ""
         return    # checkpoint_error reports why the model does not load
     finally:
@@ -520,26 +487,10 @@ def _linearity(ctx: Context) -> None:
 def _tier(ctx: Context, bound: float) -> None:
     d = cifar10()
     _linearity(ctx)
-    error = checkpoint_error(ctx, "lab1_best.pt", "build_best_model", d.test_x, d.test_y)
-    if 1 - error < bound:
-        fast = ctx.cache.get(("checkpoint_fast", "lab1_best.pt"))
-        raise Fail(f"1.5: lab1_best.pt has test accuracy {1 - error:.2%}; this tier needs {bound:.1%} or more"
-                   + (" (the checkpoint was trained in fast mode: run the notebook in full mode)" if fast else ""))
+    checkpoint_tier(ctx, "lab1_best.pt", "build_best_model", d.test_x, d.test_y, accuracy_at_least=bound)
 
 
-@judge("1_5_at_least_36")
-def tier_36(ctx: Context) -> None:
-    _tier(ctx, 0.36)
-
-
-@judge("1_5_at_least_38")
-def tier_38(ctx: Context) -> None:
-    _tier(ctx, 0.38)
-
-
-@judge("1_5_at_least_39_5")
-def tier_39_5(ctx: Context) -> None:
-    _tier(ctx, 0.395)
+judge_tiers({"1_5_at_least_36": 0.36, "1_5_at_least_38": 0.38, "1_5_at_least_39_5": 0.395}, _tier)
 
 
 # --------------------------------------------------------------------------- 1.6 templates
@@ -560,8 +511,7 @@ def templates(ctx: Context) -> None:
     if W is None:
         raise Fail(f"1.6: {name} has no 10 × 3072 weight among {[tuple(t.shape) for t in new.values()]}")
     model.load_state_dict(k.value(new))
-    got = _tensor(ctx, _call(ctx, "class_templates(model)", k.ns.class_templates, model), "class_templates(model)",
-                  (10, 3, 32, 32))
+    got = tensor(ctx, call(ctx, "class_templates(model)", k.ns.class_templates, model), "class_templates(model)", (10, 3, 32, 32), double=True)
     want = W.double().reshape(10, 3, 32, 32)
     if close(got, want, rtol=1e-5, atol=1e-6):
         return
@@ -600,8 +550,7 @@ def features(ctx: Context) -> None:
     imgs[0, 0, 0, :9] = torch.arange(9) / 8
     imgs[1, 2, 5, :] = 1.0
     for bins in (8, 4, 5):
-        got = _tensor(ctx, _call(ctx, f"colour_histogram(images (3, 3, 6, 10), bins={bins})", k.ns.colour_histogram,
-                                 k.value(imgs), bins=k.value(bins)), "colour_histogram", (3, 3 * bins))
+        got = tensor(ctx, call(ctx, f"colour_histogram(images (3, 3, 6, 10), bins={bins})", k.ns.colour_histogram, k.value(imgs), bins=k.value(bins)), "colour_histogram", (3, 3 * bins), double=True)
         want = _colour_ref(imgs, bins)
         if close(got, want, rtol=0, atol=1e-6):
             continue
@@ -623,9 +572,7 @@ def features(ctx: Context) -> None:
 
     def grad_hist(images, bins, cell, what):
         n, _, h, w = images.shape
-        return _tensor(ctx, _call(ctx, f"gradient_histogram({what}, bins={bins}, cell={cell})", k.ns.gradient_histogram,
-                                  k.value(images), bins=k.value(bins), cell=k.value(cell)),
-                       "gradient_histogram", (n, (h // cell) * (w // cell) * bins))
+        return tensor(ctx, call(ctx, f"gradient_histogram({what}, bins={bins}, cell={cell})", k.ns.gradient_histogram, k.value(images), bins=k.value(bins), cell=k.value(cell)), "gradient_histogram", (n, (h // cell) * (w // cell) * bins), double=True)
 
     flat = torch.full((2, 3, 16, 24), 0.5)     # exact in binary: the grey image is exactly flat
     out = grad_hist(flat, 9, 8, "a constant image (2, 3, 16, 24)")

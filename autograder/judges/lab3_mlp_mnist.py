@@ -5,16 +5,26 @@ Each judge uses models and data of its own, so a bug in one task does not cost t
 """
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course.grader.helpers import checkpoint_error, find_param, mnist, remote_history, remote_images
 from course.grader.judge import Context, Fail, close, judge
 from course.grader.kernel import RemoteError
+from course.grader.toolkit import (
+    checkpoint_tier,
+    find_param,
+    history_fields,
+    judge_tiers,
+    mnist,
+    number,
+    remote_copy,
+    remote_history,
+    remote_images,
+    sgd_epoch,
+)
 
 CPU = "cpu"
 
@@ -25,23 +35,6 @@ def _net(seed: int, hidden: int = 32, dropout: float | None = None) -> nn.Sequen
     if dropout:
         layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers, nn.Linear(hidden, 10))
-
-
-def _remote_net(ctx: Context, net: nn.Sequential):
-    """The same architecture and weights, built in the sandbox."""
-    k = ctx.kernel
-    nn_ = k.module("torch.nn")
-    layers = []
-    for layer in net:
-        if isinstance(layer, nn.Linear):
-            layers.append(nn_.Linear(layer.in_features, layer.out_features))
-        elif isinstance(layer, nn.Dropout):
-            layers.append(nn_.Dropout(layer.p))
-        else:
-            layers.append(getattr(nn_, type(layer).__name__)())
-    remote = nn_.Sequential(*layers)
-    remote.load_state_dict(k.value(net.state_dict()))
-    return remote
 
 
 def _device(ctx: Context):
@@ -112,36 +105,15 @@ def mlp(ctx: Context) -> None:
 
 # --------------------------------------------------------------------------- 3.2 one training epoch
 
-def _sgd_epoch(net: nn.Module, batches, lr: float, momentum: float, bug: str | None = None):
-    """A correct epoch, or one with a known bug, on a copy: (parameters, per-example mean, batch mean, last)."""
-    model = copy.deepcopy(net).train()
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    total, n, means = 0.0, 0, []
-    for x, y in batches:
-        if bug != "no zero_grad":
-            opt.zero_grad()
-        logits = model(x)
-        if bug == "softmax":
-            logits = logits.softmax(dim=1)
-        loss = F.cross_entropy(logits, y, reduction="sum" if bug == "sum" else "mean")
-        loss.backward()
-        opt.step()
-        total += loss.item() * len(y)
-        n += len(y)
-        means.append(loss.item())
-    return [p.detach() for p in model.parameters()], total / n, sum(means) / len(means), means[-1]
+
+def _sgd_params(*args, **kwargs):
+    """The reference epoch (:func:`~course.grader.toolkit.sgd_epoch`) with the trained copy's parameters."""
+    model, *losses = sgd_epoch(*args, **kwargs)
+    return [p.detach() for p in model.parameters()], *losses
 
 
 def _same(a, b) -> bool:
     return len(a) == len(b) and all(close(p, q, rtol=1e-4, atol=1e-5) for p, q in zip(a, b))
-
-
-def _as_float(value, task: str, what: str) -> float:
-    if torch.is_tensor(value) and value.numel() == 1:
-        return float(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise Fail(f"{task}: {what} should be a number (use loss.item()), got {type(value).__name__}")
 
 
 @judge("3_2")
@@ -151,11 +123,11 @@ def train_epoch(ctx: Context) -> None:
     g = torch.Generator().manual_seed(32)
     xs, ys = torch.rand(300, 1, 28, 28, generator=g), torch.randint(0, 10, (300,), generator=g)
     batches = [(xs[i:i + 128], ys[i:i + 128]) for i in range(0, 300, 128)]   # 128, 128, 44
-    student = _remote_net(ctx, net)
+    student = remote_copy(ctx, net)
     opt = k.module("torch.optim").SGD(student.parameters(), lr=0.2, momentum=0.9)
     ret = k.fetch(k.ns.train_epoch(student, k.value(batches), opt, _device(ctx)))
     got = list(k.fetch(k.module("builtins").list(student.parameters())))
-    params, mean_ex, mean_b, last = _sgd_epoch(net, batches, 0.2, 0.9)
+    params, mean_ex, mean_b, last = _sgd_params(net, batches, 0.2, 0.9)
     if not _same(got, params):
         why = "your weights after one epoch differ from those of a correct SGD epoch (mean cross-entropy, one step per batch)"
         if _same(got, [p.detach() for p in net.parameters()]):
@@ -167,15 +139,15 @@ def train_epoch(ctx: Context) -> None:
         for bug, msg in [("no zero_grad", "gradients accumulate across batches — call opt.zero_grad() before each backward()"),
                          ("softmax", "you apply softmax before cross-entropy — F.cross_entropy expects logits"),
                          ("sum", "your loss is summed over the batch — use the mean (F.cross_entropy's default)")]:
-            if _same(got, _sgd_epoch(net, batches, 0.2, 0.9, bug)[0]):
+            if _same(got, _sgd_params(net, batches, 0.2, 0.9, bug)[0]):
                 why = msg
         raise Fail(f"3.2: {why}")
-    value = _as_float(ret, "3.2", "train_epoch's return value")
+    value = number("3.2", ret, "train_epoch's return value", "use loss.item()")
     if not (math.isclose(value, mean_ex, rel_tol=1e-4) or math.isclose(value, mean_b, rel_tol=1e-4)):
         hint = " — that is the last batch's loss, not the epoch's mean" if math.isclose(value, last, rel_tol=1e-4) else ""
         raise Fail(f"3.2: train_epoch returned {value:.5f}; the epoch's mean training loss is {mean_ex:.5f}{hint}")
     # evaluate() leaves models in eval mode; training must switch dropout back on.
-    probe = k.module("course.grader.probes").ModeRecorder(_remote_net(ctx, _net(8, 16, dropout=0.5)))
+    probe = k.module("course.grader.probes").ModeRecorder(remote_copy(ctx, _net(8, 16, dropout=0.5)))
     probe.eval()
     k.ns.train_epoch(probe, k.value(batches[:2]), k.module("torch.optim").SGD(probe.parameters(), lr=0.1),
                      _device(ctx))
@@ -203,13 +175,13 @@ def evaluate(ctx: Context) -> None:
     ref_err = wrong.float().mean().item()
     ref_err_b = sum(wrong[i:i + 200].float().mean().item() for i in range(0, 500, 200)) / 3
     last_loss = F.cross_entropy(logits[400:], ys[400:]).item()
-    student = _remote_net(ctx, net)
+    student = remote_copy(ctx, net)
     out = k.fetch(k.ns.evaluate(student, k.value(batches), _device(ctx)))
     if not _same(list(k.fetch(student.state_dict()).values()), list(net.state_dict().values())):
         raise Fail("3.3: evaluate changed the model's weights — it must measure, not train (no backward(), no step)")
     if not isinstance(out, list) or len(out) != 2:
         raise Fail(f"3.3: evaluate should return (loss, error), got {type(out).__name__}")
-    loss, err = _as_float(out[0], "3.3", "the loss"), _as_float(out[1], "3.3", "the error")
+    loss, err = number("3.3", out[0], "the loss", "use loss.item()"), number("3.3", out[1], "the error", "use loss.item()")
     if math.isclose(err, 1 - ref_err, abs_tol=1e-6):
         raise Fail(f"3.3: you returned the accuracy {err:.4f}; the error is 1 − accuracy = {ref_err:.4f}")
     if math.isclose(err, 100 * ref_err, rel_tol=1e-4):
@@ -225,7 +197,7 @@ def evaluate(ctx: Context) -> None:
         raise Fail(f"3.3: mean loss {loss:.5f}, expected {ref_loss:.5f} (mean cross-entropy per example){hint}")
     # Dropout must be off and no graph built.
     drop = _net(12, dropout=0.5)
-    probe = k.module("course.grader.probes").ModeRecorder(_remote_net(ctx, drop))
+    probe = k.module("course.grader.probes").ModeRecorder(remote_copy(ctx, drop))
     probe.train()
     out = k.fetch(k.ns.evaluate(probe, k.value(batches), _device(ctx)))
     seen = k.fetch(probe.calls)
@@ -251,15 +223,6 @@ def _sweep_data(ctx: Context):
     return remote, val_y
 
 
-def _history(k, h) -> dict:
-    fields = {}
-    for name in ("train_loss", "val_loss", "val_error", "best_epoch"):
-        try:
-            fields[name] = k.fetch(getattr(h, name))
-        except RemoteError:
-            fields[name] = None
-    return fields
-
 
 @judge("3_4", timeout=240)
 def run_sweep(ctx: Context) -> None:
@@ -273,7 +236,7 @@ def run_sweep(ctx: Context) -> None:
     first = {}
     for lr in (0.5, 0.05):
         h = hs[lr]
-        f = _history(k, h)
+        f = history_fields(k, h)
         if not isinstance(f["val_loss"], list) or len(f["val_loss"]) != 3 or len(f["train_loss"] or []) != 3:
             raise Fail(f"3.4: lr={lr}: expected 3 epochs of train and validation loss logged with n_epochs=3, got "
                        f"{len(f['train_loss'] or [])} and {len(f['val_loss'] or [])}")
@@ -302,7 +265,7 @@ def run_sweep(ctx: Context) -> None:
         # Measured with the student's own evaluate(), so that a bug of 3.3 is not charged to 3.4 again.
         batches = k.module("course").TensorBatches(remote.val_x, remote.val_y, 250, shuffle=False)
         measured = k.fetch(k.ns.evaluate(model, batches, _device(ctx)))
-        vl, ve = _as_float(measured[0], "3.4", "evaluate's loss"), _as_float(measured[1], "3.4", "evaluate's error")
+        vl, ve = number("3.4", measured[0], "evaluate's loss", "use loss.item()"), number("3.4", measured[1], "evaluate's error", "use loss.item()")
         # The kept weights are the best epoch's: their validation loss is the logged value closest to it.
         nearest = min(range(3), key=lambda e: abs(f["val_loss"][e] - vl)) + 1
         if nearest != best or not math.isclose(vl, f["val_loss"][best - 1], rel_tol=0.02):
@@ -319,7 +282,7 @@ def run_sweep(ctx: Context) -> None:
             raise Fail(f"3.4: the model fits the validation labels ({fit_val:.0%}) better than the training task "
                        f"({fit_train:.0%}) — train on data.train only")
         first[lr] = f
-    solo = _history(k, k.ns.run_sweep(k.value([0.05]), 1, remote, _device(ctx))[0.05])["train_loss"][0]
+    solo = history_fields(k, k.ns.run_sweep(k.value([0.05]), 1, remote, _device(ctx))[0.05])["train_loss"][0]
     if first[0.05]["train_loss"][0] < solo - 0.5:
         raise Fail(f"3.4: lr=0.05 run after lr=0.5 has first-epoch training loss {first[0.05]['train_loss'][0]:.3f}, "
                    f"but {solo:.3f} when run alone — it kept training lr=0.5's model; build a fresh MLP (and optimiser) "
@@ -398,7 +361,7 @@ def report(ctx: Context) -> None:
     logits = k.fetch(model(remote_images(k, test[0])))
     error = (logits.argmax(1) != test[1]).float().mean().item()
     ref = ctx.reference("3.5/test_error", error)
-    upstream = [g for g in ("3_2", "3_3", "3_4") if ctx.cache.get(("passed", g)) is False]
+    upstream = ctx.failed("3_2", "3_3", "3_4")
     if upstream:
         # The test error measures the sweep, which runs the code of those tasks: they already cost their points.
         ctx.notes.append(f"3.5: test error {error:.2%} not held against 3.5, since {', '.join(upstream)} failed")
@@ -413,23 +376,9 @@ def report(ctx: Context) -> None:
 
 def _tier(ctx: Context, bound: float) -> None:
     images, labels = mnist().test
-    error = checkpoint_error(ctx, "lab3_best.pt", "build_best_model", images, labels)
-    if error >= bound:
-        fast = ctx.cache.get(("checkpoint_fast", "lab3_best.pt"))
-        raise Fail(f"3.6: lab3_best.pt has test error {error:.2%}; this tier needs below {bound:.1%}"
-                   + (" (the checkpoint was trained in fast mode: run the notebook in full mode)" if fast else ""))
+    checkpoint_tier(ctx, "lab3_best.pt", "build_best_model", images, labels, error_below=bound)
 
 
-@judge("3_6_below_2_2")
-def tier_2_2(ctx: Context) -> None:
-    _tier(ctx, 0.022)
+judge_tiers({"3_6_below_2_2": 0.022, "3_6_below_2_0": 0.02, "3_6_below_1_8": 0.018}, _tier)
 
 
-@judge("3_6_below_2_0")
-def tier_2_0(ctx: Context) -> None:
-    _tier(ctx, 0.020)
-
-
-@judge("3_6_below_1_8")
-def tier_1_8(ctx: Context) -> None:
-    _tier(ctx, 0.018)

@@ -18,21 +18,10 @@ from torch import nn
 
 from course.grader.judge import Context, Fail, close, judge
 from course.grader.kernel import RemoteError
+from course.grader.toolkit import number, remote_copy
 
 TWO_PI = 2 * math.pi
 
-
-def _failed(ctx: Context, *grade_ids: str) -> list[str]:
-    """The grade ids among ``grade_ids`` whose judges failed earlier in this submission."""
-    return [g for g in grade_ids if ctx.cache.get(("passed", g)) is False]
-
-
-def _number(value, task: str, what: str) -> float:
-    if torch.is_tensor(value) and value.numel() == 1:
-        return float(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise Fail(f"{task}: {what} should be a number (a Python float), got {type(value).__name__}")
 
 
 def _psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
@@ -240,13 +229,6 @@ def _small_net(seed: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3), nn.Sigmoid()).double()
 
 
-def _remote_small_net(ctx: Context, net: nn.Sequential):
-    k = ctx.kernel
-    nn_ = k.module("torch.nn")
-    remote = nn_.Sequential(nn_.Linear(4, 16), nn_.ReLU(), nn_.Linear(16, 3), nn_.Sigmoid()).double()
-    remote.load_state_dict(k.value(net.state_dict()))
-    return remote
-
 
 def _adam_run(net: nn.Module, x, y, steps: int, lr: float, bug: str | None = None):
     """(parameters after each step, losses) of a correct full-batch Adam run, or of one with a known bug."""
@@ -305,7 +287,7 @@ def training_loop(ctx: Context) -> None:
     if k.run_cell(_RECORDER, timeout=30) is not None:
         raise Fail("4.2: the judge could not set up its callback (tell your instructor)")
     recorder = k.ns._lab4_judge_recorder()
-    student = _remote_small_net(ctx, net)
+    student = remote_copy(ctx, net)
     xr, yr = k.value(x), k.value(y)
     returned = k.fetch(k.ns.train_mlp(student, xr, yr, steps=steps, lr=lr, callback=recorder))
     got = list(k.fetch(builtins.list(student.parameters())))
@@ -336,7 +318,7 @@ def training_loop(ctx: Context) -> None:
     if not isinstance(returned, list) or len(returned) != steps:
         raise Fail(f"4.2: train_mlp(steps={steps}) should return a list of {steps} losses (one per step), got "
                    f"{type(returned).__name__}{f' of length {len(returned)}' if hasattr(returned, '__len__') else ''}")
-    values = [_number(v, "4.2", "each loss") for v in returned]
+    values = [number("4.2", v, "each loss", "a Python float") for v in returned]
     if not all(math.isclose(v, r, rel_tol=1e-6, abs_tol=1e-9) for v, r in zip(values, losses)):
         hint = ""
         after = [F.mse_loss(_apply(net, s, x), y).item() for s in snapshots]
@@ -364,7 +346,7 @@ def training_loop(ctx: Context) -> None:
                        "call the callback after opt.step()")
     # The callback is optional.
     try:
-        k.fetch(k.ns.train_mlp(_remote_small_net(ctx, net), xr, yr, steps=2, lr=lr))
+        k.fetch(k.ns.train_mlp(remote_copy(ctx, net), xr, yr, steps=2, lr=lr))
     except RemoteError as exc:
         raise Fail(f"4.2: train_mlp without a callback raised {exc} — callback defaults to None: call it only when "
                    "one is given") from None
@@ -388,7 +370,7 @@ def psnr(ctx: Context) -> None:
     pred = (target + 0.05 * torch.randn(5, 4, 3, generator=g)).clamp(0, 1)
     mse = F.mse_loss(pred.double(), target.double()).item()
     expected = 10 * math.log10(1 / mse)
-    got = _number(k.fetch(k.ns.psnr(k.value(pred), k.value(target))), "4.2", "psnr(pred, target)")
+    got = number("4.2", k.fetch(k.ns.psnr(k.value(pred), k.value(target))), "psnr(pred, target)", "a Python float")
     if not math.isclose(got, expected, abs_tol=1e-3):
         channel_mean = sum(10 * math.log10(1 / F.mse_loss(pred[..., c].double(), target[..., c].double()).item())
                            for c in range(3)) / 3
@@ -412,7 +394,7 @@ def psnr(ctx: Context) -> None:
     t2 = torch.rand(50, 3, generator=g)
     p2 = t2 + 0.002 * torch.randn(50, 3, generator=g)
     expected = 10 * math.log10(1 / F.mse_loss(p2.double(), t2.double()).item())
-    got = _number(k.fetch(k.ns.psnr(k.value(t2), k.value(p2))), "4.2", "psnr(pred, target)")
+    got = number("4.2", k.fetch(k.ns.psnr(k.value(t2), k.value(p2))), "psnr(pred, target)", "a Python float")
     if not math.isclose(got, expected, abs_tol=1e-2):
         raise Fail(f"4.2: psnr of two (50, 3) tensors gives {got:.3f} dB; 10·log10(1 / MSE) = {expected:.3f} dB")
 
@@ -750,7 +732,7 @@ def select(ctx: Context) -> None:
     if set(scores) != set(features):
         raise Fail(f"4.5: select_encoding scored {sorted(map(str, scores))}; one validation PSNR per candidate "
                    f"{sorted(features)} expected")
-    values = {name: _number(v, "4.5", f"the score of {name!r}") for name, v in scores.items()}
+    values = {name: number("4.5", v, f"the score of {name!r}", "a Python float") for name, v in scores.items()}
     if any(math.isnan(v) for v in values.values()):
         raise Fail("4.5: the validation PSNRs are NaN: in this test the colours of every pixel outside train_idx "
                    "are NaN, so the selection trained or measured on pixels outside the training grid — hold out "
@@ -767,7 +749,7 @@ def select(ctx: Context) -> None:
                    f"({values[argmax]:.1f} dB){hint}")
     # What the solution scores on this fixture, recorded by `course build` (None before the first build).
     ref_scores = {name: ctx.reference(f"4.5/select/{name}", v) for name, v in values.items()}
-    upstream = _failed(ctx, "4_2", "4_2_train", "4_2_psnr")
+    upstream = ctx.failed("4_2", "4_2_train", "4_2_psnr")
     if upstream:
         ctx.notes.append(f"4.5: the selection's outcome is not held against 4.5, since {', '.join(upstream)} failed")
         return
@@ -797,7 +779,7 @@ def select(ctx: Context) -> None:
 # --------------------------------------------------------------------------- 4.5 results (the notebook's runs)
 
 def _upstream(ctx: Context) -> list[str]:
-    return _failed(ctx, "4_1", "4_2", "4_2_train", "4_2_psnr", "4_3", "4_4")
+    return ctx.failed("4_1", "4_2", "4_2_train", "4_2_psnr", "4_3", "4_4")
 
 
 @judge("4_5_memorise", timeout=120)
@@ -820,8 +802,8 @@ def memorisation(ctx: Context) -> None:
                        f"{tuple(pred.shape) if torch.is_tensor(pred) else type(pred).__name__} for every pixel; "
                        f"{tuple(target.shape)} colours expected")
         measured[name] = _psnr(pred, target)
-        recorded = _number(k.fetch(run["psnr"]), "4.5", f"memorised[{name!r}]['psnr']")
-        if not _failed(ctx, "4_2_psnr") and abs(recorded - measured[name]) > 0.05:
+        recorded = number("4.5", k.fetch(run["psnr"]), f"memorised[{name!r}]['psnr']", "a Python float")
+        if not ctx.failed("4_2_psnr") and abs(recorded - measured[name]) > 0.05:
             raise Fail(f"4.5: memorised[{name!r}] records {recorded:.2f} dB, but its model reaches "
                        f"{measured[name]:.2f} dB on the picture")
     ctx.notes.append("4.5: memorisation PSNR " + ", ".join(f"{n} {v:.1f} dB" for n, v in measured.items()))
@@ -871,15 +853,15 @@ def generalisation(ctx: Context) -> None:
                        f"{tuple(target.shape)} colours expected")
         train_p, held_p = _psnr(pred[train_idx], target[train_idx]), _psnr(pred[held_idx], target[held_idx])
         measured[name] = (train_p, held_p)
-        recorded = _number(k.fetch(run["held-out"]), "4.5", f"generalised[{name!r}]['held-out']")
-        if not _failed(ctx, "4_2_psnr", "4_5_split") and abs(recorded - held_p) > 0.05:
+        recorded = number("4.5", k.fetch(run["held-out"]), f"generalised[{name!r}]['held-out']", "a Python float")
+        if not ctx.failed("4_2_psnr", "4_5_split") and abs(recorded - held_p) > 0.05:
             raise Fail(f"4.5: generalised[{name!r}] records a held-out PSNR of {recorded:.2f} dB, but its model "
                        f"reaches {held_p:.2f} dB on the odd rows and odd columns")
         if name != "raw (x, y)" and not _upstream(ctx) and held_p > train_p - 1:
             raise Fail(f"4.5: {name} reaches {held_p:.1f} dB on the held-out grid and {train_p:.1f} dB on the "
                        "training grid: it fits pixels it should never have seen — train on train_idx only")
     ctx.notes.append("4.5: held-out PSNR " + ", ".join(f"{n} {v[1]:.1f} dB" for n, v in measured.items()))
-    upstream = _upstream(ctx) + _failed(ctx, "4_5_split", "4_5_select")
+    upstream = _upstream(ctx) + ctx.failed("4_5_split", "4_5_select")
     if upstream:
         ctx.notes.append(f"4.5: the held-out gain is not held against 4.5, since {', '.join(upstream)} failed")
         return
@@ -916,7 +898,7 @@ def sweep(ctx: Context) -> None:
     if sorted(float(s) for s in keys) != sorted(_SIGMAS):
         raise Fail(f"4.6: sweep_sigma({_SIGMAS}, ...) returned the keys {keys}; one entry per σ expected")
     returned, measured = {}, {}
-    upstream = _failed(ctx, "4_2", "4_2_train", "4_2_psnr", "4_4")
+    upstream = ctx.failed("4_2", "4_2_train", "4_2_psnr", "4_4")
     for sigma in _SIGMAS:
         entry = res[sigma]
         try:
@@ -926,8 +908,8 @@ def sweep(ctx: Context) -> None:
             n = None
         if n != 3:
             raise Fail(f"4.6: sweep_sigma's entry for σ={sigma:g} should be (training PSNR, held-out PSNR, model)")
-        train_r = _number(head[0], "4.6", f"the training PSNR of σ={sigma:g}")
-        held_r = _number(head[1], "4.6", f"the held-out PSNR of σ={sigma:g}")
+        train_r = number("4.6", head[0], f"the training PSNR of σ={sigma:g}", "a Python float")
+        held_r = number("4.6", head[1], f"the held-out PSNR of σ={sigma:g}", "a Python float")
         returned[sigma] = (train_r, held_r)
         try:
             pred = k.fetch(entry[2](cr))

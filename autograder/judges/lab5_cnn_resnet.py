@@ -7,7 +7,6 @@ Where a judge names a cause, it is because the student's output matches that spe
 """
 from __future__ import annotations
 
-import copy
 import io
 import math
 import re
@@ -17,9 +16,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course.grader.helpers import checkpoint_error, cifar10, mnist
 from course.grader.judge import Context, Fail, close, judge
 from course.grader.kernel import RemoteError
+from course.grader.toolkit import (
+    call,
+    checkpoint_tier,
+    cifar10,
+    judge_tiers,
+    mnist,
+    number,
+    remote_copy,
+    sgd_epoch,
+    tensor,
+)
 
 
 def _code_only(source: str) -> str:
@@ -42,26 +51,6 @@ def _uses(ctx: Context, cell: str, patterns: list[str]) -> str | None:
         if m:
             return m.group(0).replace(" ", "")
     return None
-
-
-def _tensor(value, task: str, what: str) -> torch.Tensor:
-    if not torch.is_tensor(value):
-        raise Fail(f"{task}: {what} returned a {type(value).__name__}, not a tensor")
-    return value
-
-
-def _call(ctx: Context, task: str, fn: str, *args, **kwargs):
-    """Call a notebook function remotely and fetch the result; its exception becomes a Fail naming the call."""
-    k = ctx.kernel
-    try:
-        return k.fetch(getattr(k.ns, fn)(*[k.value(a) if torch.is_tensor(a) else a for a in args], **kwargs))
-    except RemoteError as exc:
-        shown = ", ".join([_show(a) for a in args] + [f"{n}={v!r}" for n, v in kwargs.items()])
-        raise Fail(f"{task}: {fn}({shown}) raised {exc}") from None
-
-
-def _show(a) -> str:
-    return f"<{tuple(a.shape)} tensor>" if torch.is_tensor(a) else repr(a)
 
 
 # --------------------------------------------------------------------------- 5.1 convolution
@@ -114,7 +103,7 @@ def conv(ctx: Context) -> None:
                    "F.unfold and a matrix product, or einsum over strided views)")
     for size, kernel, stride, padding, want in [(32, 5, 1, 0, 28), (32, 3, 2, 1, 16), (7, 3, 2, 0, 3), (8, 3, 2, 1, 4),
                                                  (9, 4, 3, 2, 4), (6, 3, 4, 0, 1), (5, 5, 1, 2, 5), (10, 2, 2, 0, 5)]:
-        got = _call(ctx, "5.1", "conv_output_size", size, kernel, stride, padding)
+        got = call(ctx, None, "conv_output_size", size, kernel, stride, padding)
         if not isinstance(got, (int, float)) or isinstance(got, bool) or got != want:
             hint = ""
             if got == math.ceil((size + 2 * padding - kernel) / stride) + 1:
@@ -136,7 +125,7 @@ def conv(ctx: Context) -> None:
                       torch.randn(ws[0], generator=g) if bias else None, s, p))
     for x, w, b, s, p in cases:
         args = (x, w) if b is None else (x, w, b)
-        out = _tensor(_call(ctx, "5.1", "conv2d", *args, stride=s, padding=p), "5.1", "conv2d")
+        out = tensor("5.1", call(ctx, None, "conv2d", *args, stride=s, padding=p), "conv2d")
         want = F.conv2d(x, w, b, stride=s, padding=p)
         where = (f"conv2d on x {tuple(x.shape)}, weight {tuple(w.shape)}, stride {s}, padding {p}"
                  f"{'' if b is not None else ', no bias'}")
@@ -193,7 +182,7 @@ def max_pool(ctx: Context) -> None:
         x = torch.randn(shape, generator=g)
         if shape == (2, 1, 6, 5):
             x = -x.abs() - 0.1                                   # every value negative
-        out = _tensor(_call(ctx, "5.2", "max_pool2d", x, k, s), "5.2", "max_pool2d")
+        out = tensor("5.2", call(ctx, None, "max_pool2d", x, k, s), "max_pool2d")
         stride = k if s is None else s
         want = F.max_pool2d(x, k, stride)
         where = f"max_pool2d on {tuple(shape)}, kernel_size {k}, stride {s}"
@@ -272,61 +261,14 @@ def _small_net(seed: int, dropout: float = 0.0, bn: bool = False) -> nn.Sequenti
     return nn.Sequential(*layers)
 
 
-def _remote_net(ctx: Context, net: nn.Sequential):
-    """The same architecture and weights (and batch-norm statistics), built in the sandbox."""
-    k = ctx.kernel
-    nn_ = k.module("torch.nn")
-    layers = []
-    for layer in net:
-        if isinstance(layer, nn.Conv2d):
-            layers.append(nn_.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size[0],
-                                     padding=layer.padding[0]))
-        elif isinstance(layer, nn.Linear):
-            layers.append(nn_.Linear(layer.in_features, layer.out_features))
-        elif isinstance(layer, nn.BatchNorm2d):
-            layers.append(nn_.BatchNorm2d(layer.num_features))
-        elif isinstance(layer, nn.MaxPool2d):
-            layers.append(nn_.MaxPool2d(layer.kernel_size))
-        elif isinstance(layer, nn.Dropout):
-            layers.append(nn_.Dropout(layer.p))
-        else:
-            layers.append(getattr(nn_, type(layer).__name__)())
-    remote = nn_.Sequential(*layers)
-    remote.load_state_dict(k.value(net.state_dict()))
-    return remote
-
-
-def _sgd_epoch(net: nn.Module, batches, lr: float, momentum: float, bug: str | None = None):
-    """A correct epoch, or one with a known bug, on a copy: (state, per-example mean, per-batch mean, last)."""
-    model = copy.deepcopy(net)
-    model.train(bug != "eval mode")
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    total, n, means = 0.0, 0, []
-    for x, y in batches:
-        if bug != "no zero_grad":
-            opt.zero_grad()
-        logits = model(x)
-        if bug == "softmax":
-            logits = logits.softmax(dim=1)
-        loss = F.cross_entropy(logits, y, reduction="sum" if bug == "sum" else "mean")
-        loss.backward()
-        opt.step()
-        total += loss.item() * len(y)
-        n += len(y)
-        means.append(loss.item())
-    return model.state_dict(), total / n, sum(means) / len(means), means[-1]
+def _sgd_state(*args, **kwargs):
+    """The reference epoch (:func:`~course.grader.toolkit.sgd_epoch`) with the trained copy's state."""
+    model, *losses = sgd_epoch(*args, **kwargs)
+    return model.state_dict(), *losses
 
 
 def _same_state(a: dict, b: dict) -> bool:
     return set(a) == set(b) and all(close(a[n], b[n], rtol=1e-4, atol=1e-5) for n in a)
-
-
-def _number(value, task: str, what: str) -> float:
-    if torch.is_tensor(value) and value.numel() == 1:
-        return float(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise Fail(f"{task}: {what} should be a number (use loss.item()), got {type(value).__name__}")
 
 
 def _digits(seed: int, n: int):
@@ -344,7 +286,7 @@ def loops(ctx: Context) -> None:
     xs, ys = _digits(531, 150)
     xs = xs.double()
     batches = [(xs[i:i + 64], ys[i:i + 64]) for i in range(0, 150, 64)]
-    student = _remote_net(ctx, net).double()
+    student = remote_copy(ctx, net).double()
     student.eval()                                  # evaluate() may have left it so: train_epoch must switch back
     # A small step: a loss summed over the batch (64× larger steps) must stay finite to be recognised.
     opt = k.module("torch.optim").SGD(student.parameters(), lr=0.02, momentum=0.9)
@@ -353,7 +295,7 @@ def loops(ctx: Context) -> None:
     except RemoteError as exc:
         raise Fail(f"5.3: train_epoch raised {exc}") from None
     got = k.fetch(student.state_dict())
-    state, mean_ex, mean_b, last = _sgd_epoch(net, batches, 0.02, 0.9)
+    state, mean_ex, mean_b, last = _sgd_state(net, batches, 0.02, 0.9)
     if not _same_state(got, state):
         why = "the weights after one epoch differ from those of a correct epoch (mean cross-entropy, one step per batch)"
         if _same_state(got, net.state_dict()):
@@ -366,11 +308,11 @@ def loops(ctx: Context) -> None:
                          ("sum", "the loss is summed over the batch — use the mean (F.cross_entropy's default)"),
                          ("eval mode", "the model trains in eval mode (batch norm uses its running statistics) — "
                                        "call model.train() at the start of train_epoch")]:
-            if _same_state(got, _sgd_epoch(net, batches, 0.02, 0.9, bug)[0]):
+            if _same_state(got, _sgd_state(net, batches, 0.02, 0.9, bug)[0]):
                 why = msg
                 break
         raise Fail(f"5.3: train_epoch: {why}")
-    value = _number(ret, "5.3", "train_epoch's return value")
+    value = number("5.3", ret, "train_epoch's return value", "use loss.item()")
     if not (math.isclose(value, mean_ex, rel_tol=1e-4) or math.isclose(value, mean_b, rel_tol=1e-4)):
         hint = " — that is the last batch's loss, not the epoch's mean" if math.isclose(value, last, rel_tol=1e-4) else ""
         raise Fail(f"5.3: train_epoch returned {value:.5f}; the epoch's mean training loss is {mean_ex:.5f}{hint}")
@@ -390,7 +332,7 @@ def loops(ctx: Context) -> None:
     g = torch.Generator().manual_seed(533)
     ys = torch.where(torch.arange(250) % 4 == 0, torch.randint(0, 10, (250,), generator=g), logits.argmax(dim=1))
     batches = [(xs[i:i + 100], ys[i:i + 100]) for i in range(0, 250, 100)]   # 100, 100, 50
-    student = _remote_net(ctx, net)
+    student = remote_copy(ctx, net)
     student.train()
     try:
         ret = k.fetch(k.ns.evaluate(student, k.value(batches), cpu))
@@ -401,7 +343,7 @@ def loops(ctx: Context) -> None:
     ref_err = (logits.argmax(1) != ys).float().mean().item()
     if not isinstance(ret, (tuple, list)) or len(ret) != 2:
         raise Fail(f"5.3: evaluate should return (loss, error); got {type(ret).__name__}")
-    loss, err = _number(ret[0], "5.3", "evaluate's loss"), _number(ret[1], "5.3", "evaluate's error")
+    loss, err = number("5.3", ret[0], "evaluate's loss", "use loss.item()"), number("5.3", ret[1], "evaluate's error", "use loss.item()")
     if not _same_state(after, net.state_dict()):
         raise Fail("5.3: evaluate changed the model (batch norm's running statistics moved: it ran in train mode) — "
                    "call model.eval() first, and evaluate under torch.no_grad()")
@@ -422,26 +364,10 @@ def loops(ctx: Context) -> None:
 
 def _lenet_tier(ctx: Context, bound: float) -> None:
     d = mnist()
-    error = checkpoint_error(ctx, "lab5_lenet.pt", "build_lenet5", d.test_x, d.test_y)
-    if error >= bound:
-        fast = ctx.cache.get(("checkpoint_fast", "lab5_lenet.pt"))
-        raise Fail(f"5.3: lab5_lenet.pt has test error {error:.2%}; this tier needs below {bound:.1%}"
-                   + (" (the checkpoint was trained in fast mode: run the notebook in full mode)" if fast else ""))
+    checkpoint_tier(ctx, "lab5_lenet.pt", "build_lenet5", d.test_x, d.test_y, error_below=bound)
 
 
-@judge("5_3_below_2_0", timeout=300)
-def lenet_2_0(ctx: Context) -> None:
-    _lenet_tier(ctx, 0.020)
-
-
-@judge("5_3_below_1_5", timeout=300)
-def lenet_1_5(ctx: Context) -> None:
-    _lenet_tier(ctx, 0.015)
-
-
-@judge("5_3_below_1_2", timeout=300)
-def lenet_1_2(ctx: Context) -> None:
-    _lenet_tier(ctx, 0.012)
+judge_tiers({"5_3_below_2_0": 0.02, "5_3_below_1_5": 0.015, "5_3_below_1_2": 0.012}, _lenet_tier, timeout=300)
 
 
 # --------------------------------------------------------------------------- 5.4 and 5.5: blocks
@@ -512,12 +438,12 @@ _PLAIN_MISTAKES = {
 def _block_check(ctx: Context, cls: str, cin: int, cout: int, stride: int, *, residual: bool, seed: int) -> None:
     task = "5.4" if residual else "5.5"
     k = ctx.kernel
-    call = f"{cls}({cin}, {cout}, {stride})"
+    shown = f"{cls}({cin}, {cout}, {stride})"
     try:
         block = getattr(k.ns, cls)(cin, cout, stride)
         state = k.fetch(block.state_dict())
     except RemoteError as exc:
-        raise Fail(f"{task}: {call} raised {exc}") from None
+        raise Fail(f"{task}: {shown} raised {exc}") from None
     g = torch.Generator().manual_seed(seed)
     new = {}
     for name, t in state.items():
@@ -534,22 +460,22 @@ def _block_check(ctx: Context, cls: str, cin: int, cout: int, stride: int, *, re
     one = [t for _, t in convs if tuple(t.shape[-2:]) == (1, 1)]
     changes = stride != 1 or cin != cout
     if len(three) != 2 or len(convs) != len(three) + len(one) or len(one) > 1:
-        raise Fail(f"{task}: {call} has convolutions of shapes {[tuple(t.shape) for _, t in convs]}; two 3 × 3 "
+        raise Fail(f"{task}: {shown} has convolutions of shapes {[tuple(t.shape) for _, t in convs]}; two 3 × 3 "
                    f"convolutions" + (" and, when the shape changes, one 1 × 1 projection" if residual else "")
                    + " expected")
     if not residual and one:
-        raise Fail(f"{task}: {call} has a 1 × 1 convolution — a plain block is the residual block without its "
+        raise Fail(f"{task}: {shown} has a 1 × 1 convolution — a plain block is the residual block without its "
                    "shortcut: two 3 × 3 convolutions only")
     if residual and changes and not one:
-        raise Fail(f"{task}: {call} changes the shape but has no 1 × 1 projection shortcut — when the stride is 2 or "
+        raise Fail(f"{task}: {shown} changes the shape but has no 1 × 1 projection shortcut — when the stride is 2 or "
                    "the channels change, the shortcut is a 1 × 1 convolution with that stride, then batch norm")
     if residual and not changes and one:
-        raise Fail(f"{task}: {call} keeps the shape but its shortcut is a 1 × 1 convolution — use the identity when "
+        raise Fail(f"{task}: {shown} keeps the shape but its shortcut is a 1 × 1 convolution — use the identity when "
                    "the shape does not change")
     firsts = [t for t in three if tuple(t.shape) == (cout, cin, 3, 3)]
     seconds = [t for t in three if tuple(t.shape) == (cout, cout, 3, 3)]
     if not firsts or not seconds:
-        raise Fail(f"{task}: {call}'s 3 × 3 convolutions have shapes {[tuple(t.shape) for t in three]}; "
+        raise Fail(f"{task}: {shown}'s 3 × 3 convolutions have shapes {[tuple(t.shape) for t in three]}; "
                    f"({cout}, {cin}, 3, 3) and ({cout}, {cout}, 3, 3) expected")
     orders = [(three[0], three[1]), (three[1], three[0])] if cin == cout else [(firsts[0], seconds[0])]
     sc = one[0] if one else None
@@ -561,8 +487,8 @@ def _block_check(ctx: Context, cls: str, cin: int, cout: int, stride: int, *, re
         try:
             out = k.fetch(block(k.value(x)))
         except RemoteError as exc:
-            raise Fail(f"{task}: {call} fails on an input of shape {tuple(x.shape)}: {exc}") from None
-        outs[train] = _tensor(out, task, call)
+            raise Fail(f"{task}: {shown} fails on an input of shape {tuple(x.shape)}: {exc}") from None
+        outs[train] = tensor(task, out, shown)
     for c1, c2 in orders:
         wants = {train: _block_ref(x, c1, c2, sc, stride, train, residual=residual) for train in (False, True)}
         if all(tuple(outs[t].shape) == tuple(wants[t].shape) and close(outs[t], wants[t], rtol=1e-3, atol=1e-4)
@@ -571,18 +497,18 @@ def _block_check(ctx: Context, cls: str, cin: int, cout: int, stride: int, *, re
     c1, c2 = orders[0]
     want = _block_ref(x, c1, c2, sc, stride, False, residual=residual)
     if tuple(outs[False].shape) != tuple(want.shape):
-        raise Fail(f"{task}: {call} maps {tuple(x.shape)} to {tuple(outs[False].shape)}; {tuple(want.shape)} expected")
+        raise Fail(f"{task}: {shown} maps {tuple(x.shape)} to {tuple(outs[False].shape)}; {tuple(want.shape)} expected")
     mistakes = _RES_MISTAKES if residual else _PLAIN_MISTAKES
     for variant, why in mistakes.items():
         for c1, c2 in orders:
             vs = {t: _block_ref(x, c1, c2, sc, stride, t, residual=residual, variant=variant) for t in (False, True)}
             if all(vs[t] is not None and tuple(vs[t].shape) == tuple(outs[t].shape)
                    and close(outs[t], vs[t], rtol=1e-3, atol=1e-4) for t in (False, True)):
-                raise Fail(f"{task}: {call}: {why}")
+                raise Fail(f"{task}: {shown}: {why}")
     mode = "evaluation" if not close(outs[False], want, rtol=1e-3, atol=1e-4) else "training"
     formula = ("ReLU(BN(conv3×3(ReLU(BN(conv3×3_s(x))))) + shortcut(x))" if residual
                else "ReLU(BN(conv3×3(ReLU(BN(conv3×3_s(x))))))")
-    raise Fail(f"{task}: {call}'s output in {mode} mode is not {formula} with its own weights")
+    raise Fail(f"{task}: {shown}'s output in {mode} mode is not {formula} with its own weights")
 
 
 @judge("5_4")
@@ -626,15 +552,6 @@ def _grad_net(seed: int) -> nn.Sequential:
                          nn.Tanh(), nn.Linear(5, 4))
 
 
-def _remote_grad_net(ctx: Context, net: nn.Sequential):
-    k = ctx.kernel
-    nn_ = k.module("torch.nn")
-    remote = nn_.Sequential(nn_.Conv2d(2, 3, 3, padding=1), nn_.Tanh(), nn_.Flatten(), nn_.Linear(48, 5),
-                            nn_.LayerNorm(5), nn_.Tanh(), nn_.Linear(5, 4))
-    remote.load_state_dict(k.value(net.state_dict()))
-    return remote
-
-
 def _gradient_norms(ctx: Context) -> None:
     k = ctx.kernel
     net = _grad_net(55)
@@ -644,7 +561,7 @@ def _gradient_norms(ctx: Context) -> None:
     g = torch.Generator().manual_seed(551)
     x, y = torch.randn(6, 2, 4, 4, generator=g), torch.tensor([0, 1, 2, 3, 1, 2])
     x_old, y_old = torch.randn(5, 2, 4, 4, generator=g), torch.tensor([3, 3, 0, 1, 2])
-    remote = _remote_grad_net(ctx, net)
+    remote = remote_copy(ctx, net)
     # Gradients left over from another batch: a correct gradient_norms must not count them.
     k.module("torch.nn.functional").cross_entropy(remote(k.value(x_old)), k.value(y_old)).backward()
     weights = [p for p in net.parameters() if p.ndim >= 2]
@@ -719,8 +636,8 @@ def layer_cost(ctx: Context) -> None:
         kh, kw = (ks, ks) if isinstance(ks, int) else ks
         weights = cout * cin * kh * kw
         want = (weights + (cout if bias else 0), h * w * weights)
-        call = f"conv2d_cost({cin}, {cout}, {ks}, {h}, {w}, bias={bias})"
-        got = _pair(_call(ctx, "5.6", "conv2d_cost", cin, cout, ks, h, w, bias=bias), "5.6", call)
+        shown = f"conv2d_cost({cin}, {cout}, {ks}, {h}, {w}, bias={bias})"
+        got = _pair(call(ctx, None, "conv2d_cost", cin, cout, ks, h, w, bias=bias), "5.6", shown)
         if got == want:
             continue
         params, macs = got
@@ -745,11 +662,11 @@ def layer_cost(ctx: Context) -> None:
                 why.append("only k_h is used in the MACs — a kernel (k_h, k_w) has k_h·k_w taps")
             else:
                 why.append(f"{macs:g} MACs, {want[1]:,} expected")
-        raise Fail(f"5.6: {call} returned {got}: " + "; ".join(why))
+        raise Fail(f"5.6: {shown} returned {got}: " + "; ".join(why))
     for (nin, nout), bias in _LINEAR_COSTS:
         want = (nin * nout + (nout if bias else 0), nin * nout)
-        call = f"linear_cost({nin}, {nout}, bias={bias})"
-        got = _pair(_call(ctx, "5.6", "linear_cost", nin, nout, bias=bias), "5.6", call)
+        shown = f"linear_cost({nin}, {nout}, bias={bias})"
+        got = _pair(call(ctx, None, "linear_cost", nin, nout, bias=bias), "5.6", shown)
         if got == want:
             continue
         params, macs = got
@@ -762,7 +679,7 @@ def layer_cost(ctx: Context) -> None:
             why.append("these are FLOPs (2 per multiply-accumulate) — return MACs" if macs == 2 * want[1] else
                        "the bias additions are counted as MACs" if macs == want[1] + nout else
                        f"{macs:g} MACs, {want[1]:,} expected")
-        raise Fail(f"5.6: {call} returned {got}: " + "; ".join(why))
+        raise Fail(f"5.6: {shown} returned {got}: " + "; ".join(why))
 
 
 # --------------------------------------------------------------------------- 5.7 optimisers
@@ -964,24 +881,10 @@ def opt_adamw(ctx: Context) -> None:
 
 def _cifar_tier(ctx: Context, bound: float) -> None:
     d = cifar10()
-    error = checkpoint_error(ctx, "lab5_cifar.pt", "build_cifar_model", d.test_x, d.test_y, chunk=1000,
-                             reduced_precision=True)
-    if 1 - error < bound:
-        fast = ctx.cache.get(("checkpoint_fast", "lab5_cifar.pt"))
-        raise Fail(f"5.8: lab5_cifar.pt has test accuracy {1 - error:.2%}; this tier needs at least {bound:.0%}"
-                   + (" (the checkpoint was trained in fast mode: run the notebook in full mode)" if fast else ""))
+    checkpoint_tier(ctx, "lab5_cifar.pt", "build_cifar_model", d.test_x, d.test_y, accuracy_at_least=bound, chunk=1000,
+                    reduced_precision=True)
 
 
-@judge("5_8_at_least_75", timeout=300)
-def cifar_75(ctx: Context) -> None:
-    _cifar_tier(ctx, 0.75)
+judge_tiers({"5_8_at_least_75": 0.75, "5_8_at_least_80": 0.8, "5_8_at_least_85": 0.85}, _cifar_tier, timeout=300)
 
 
-@judge("5_8_at_least_80", timeout=300)
-def cifar_80(ctx: Context) -> None:
-    _cifar_tier(ctx, 0.80)
-
-
-@judge("5_8_at_least_85", timeout=300)
-def cifar_85(ctx: Context) -> None:
-    _cifar_tier(ctx, 0.85)

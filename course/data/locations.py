@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ._types import PathLike
 
-__all__ = ["DataNotFoundError", "cache_dir", "data_root"]
+__all__ = ["DataNotFoundError", "cache_dir", "cache_target", "data_root"]
 
 _PROBE_TIMEOUT_S = 3.0
 _LAYOUTS = {
@@ -92,13 +92,14 @@ def _is_writable(path: Path) -> bool:
     return bool(p.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(p, os.W_OK)
 
 
-def _cache_target(root: Path) -> Path:
+def cache_target(root: Path) -> Path:
+    """Where caches of ``root`` go: the data root itself when it is writable, else the default cache (not created)."""
     return root if _is_writable(root) else _default_cache()
 
 
 def cache_dir(root: PathLike | None = None) -> Path:
     """Folder for decoded caches: the data root if writable, else the default cache. Created."""
-    target = _cache_target(data_root(root))
+    target = cache_target(data_root(root))
     target.mkdir(parents=True, exist_ok=True)
     return target
 
@@ -109,7 +110,7 @@ def _places(root: Path) -> list[Path]:
     ``COURSE_CACHE_READONLY`` (folders separated by ``os.pathsep``) names caches decoded elsewhere that may be
     read but not written: the grader shows its own to the sandbox, so no submission decodes a data set again.
     """
-    target = _cache_target(root)
+    target = cache_target(root)
     places = [root] if target == root else [root, target]
     for extra in os.environ.get("COURSE_CACHE_READONLY", "").split(os.pathsep):
         if extra and Path(extra).resolve() not in places:

@@ -17,7 +17,7 @@ _MNIST_FILES = tuple(f"{s}-{k}-ubyte" for s in ("train", "t10k") for k in ("imag
 _MNIST_HOST = "ossci-datasets.s3.amazonaws.com"
 
 
-def _read_idx(path: Path, ndim: int) -> torch.Tensor:
+def read_idx(path: Path, ndim: int) -> torch.Tensor:
     """An uncompressed IDX file of unsigned bytes (the MNIST format) as a uint8 tensor."""
     raw = path.read_bytes()
     magic = int.from_bytes(raw[:4], "big")
@@ -65,9 +65,9 @@ def mnist_splits(
     # The IDX files are read directly (torchvision's reader gives the same tensors, after a 2 s import).
     raw = found / "MNIST" / "raw"
     return _make_splits(
-        _read_idx(raw / "train-images-idx3-ubyte", 3).unsqueeze(1),  # (60000, 1, 28, 28) uint8
-        _read_idx(raw / "train-labels-idx1-ubyte", 1).long(),
-        _read_idx(raw / "t10k-images-idx3-ubyte", 3).unsqueeze(1),  # (10000, 1, 28, 28) uint8
-        _read_idx(raw / "t10k-labels-idx1-ubyte", 1).long(),
+        read_idx(raw / "train-images-idx3-ubyte", 3).unsqueeze(1),  # (60000, 1, 28, 28) uint8
+        read_idx(raw / "train-labels-idx1-ubyte", 1).long(),
+        read_idx(raw / "t10k-images-idx3-ubyte", 3).unsqueeze(1),  # (10000, 1, 28, 28) uint8
+        read_idx(raw / "t10k-labels-idx1-ubyte", 1).long(),
         _MNIST_CLASSES, seed, n_val, device,
     )

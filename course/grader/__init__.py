@@ -4,7 +4,7 @@
   (namespaces, an unprivileged user, memory/process caps) and ending all of it.
 * :mod:`~course.grader.protocol`, :mod:`~course.grader.runner`, :mod:`~course.grader.kernel`: the channel — plain
   data only — between the grader and the runner, and proxies to objects that stay in the sandbox.
-* :mod:`~course.grader.judge`, :mod:`~course.grader.helpers`, :mod:`~course.grader.probes`: the judges' API
+* :mod:`~course.grader.judge`, :mod:`~course.grader.toolkit`, :mod:`~course.grader.probes`: the judges' API
   (hidden tests live in ``autograder/judges/<lab>.py``).
 * :mod:`~course.grader.engine`: grading one submission; :mod:`~course.grader.one`: the same as a program of its
   own; :mod:`~course.grader.batch`: a folder of them, with :mod:`~course.grader.intake`,

@@ -11,7 +11,6 @@ Nothing a submission holds can stop the batch: every failure becomes that submis
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -19,59 +18,48 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import course
+from tqdm.auto import tqdm
 
-from ..checkout import PipelineError, lab_ids, solution_digest
-from .intake import (Caps, Submission, copy_submission, digest, find_submissions, load_submission_notebook,
-                     safe_name, scratch_folder, submission_timestamp)
-from .one import _first_line
+from ..checkout import PipelineError, lab_ids
+from .feedback import write_feedback
+from .gradebook import GradebookWriter, write_autograded
+from .intake import (
+    Caps,
+    Submission,
+    copy_submission,
+    digest,
+    find_submissions,
+    load_submission_notebook,
+    scratch_folder,
+    submission_timestamp,
+)
+from .names import safe_name
+from .pools import DaskPool, InProcess, make_pool
+from .report import format_table, regenerate
 from .results import SubmissionResult, TestResult
-from .pools import DaskPool, Done, InProcess, Task, make_pool
 from .sandbox import UNSAFE_OPTION, SandboxRefused, banner
 from .sandbox import unsafe as unsafe_grading
-from .store import needs_grading, read_result, remove_stale_temporaries, result_path, write_result
+from .store import (
+    grader_key,
+    needs_grading,
+    read_result,
+    remove_stale_temporaries,
+    result_path,
+    write_result,
+)
+from .tasks import Done, Task, first_line, lab_max_scores, nameable
 
-__all__ = ["GradeOne", "grade_folder", "lab_max_scores", "grader_key"]
+__all__ = ["GradeOne", "Outputs", "grade_folder"]
 
 
 class GradeOne(Protocol):
     """The engine's entry point: ``course.grader.engine.grade_submission``."""
 
     def __call__(self, root: Path, lab: str, folder: Path, *, student: str, timeout: float) -> SubmissionResult: ...
-
-
-def lab_max_scores(root: Path, lab: str) -> dict[str, float]:
-    """Points per grade id, in notebook order, from the solution's graded cells (``nbgrader.points``)."""
-    from ..notebooks import grade_cells, load_notebook
-
-    nb = load_notebook(Path(root) / "solutions" / lab / f"{lab}.ipynb")
-    return {gid: float(c.metadata.nbgrader.get("points", 0)) for gid, c in grade_cells(nb).items()}
-
-
-def grader_key(root: Path, lab: str, *, package: Path | None = None) -> str:
-    """Fingerprint of everything that decides ``lab``'s grades: a change regrades everyone.
-
-    The solution's cells, the released notebook (it says which cells are tests), every judge file and shared judge
-    helper in ``autograder/judges/``, the lab's recorded reference results, and the ``course`` package itself (the
-    engine, the runner, the sandbox, and the helpers the judges call in the runner).
-    """
-    root = Path(root)
-    h = hashlib.sha256(solution_digest(root, lab).encode())
-    released = root / "notebooks" / lab / f"{lab}.ipynb"
-    files = [released, root / "autograder" / "references" / f"{lab}.json"]
-    judges = root / "autograder" / "judges"
-    files += [judges / f"{lab}.py"]        # absent or not, it is part of the key
-    files += sorted(p for p in judges.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    package = Path(package or Path(course.__file__).resolve().parent)
-    files += sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
-    for path in files:
-        h.update(str(path.relative_to(package.parent if path.is_relative_to(package) else root)).encode() + b"\0")
-        h.update(path.read_bytes() if path.is_file() else b"<absent>")
-        h.update(b"\0")
-    return h.hexdigest()[:16]
 
 
 # The grader's scratch folders (``/tmp/course-grade-x1y2/submission/``, ``course-fresh-...``): a path quoted in a
@@ -136,13 +124,23 @@ def grade_folder(root: Path, folder: Path, *, labs: Sequence[str] | None = None,
     pool = _pool(workers, scheduler, grade_one, log)
     # A stand-in engine (tests, benchmarks) runs no student code: only the real engine's sandbox is checked.
     gaps = _sandbox_in_force(pool, unsafe, log) if grade_one is None else []
+    out = Outputs(results_dir, csv_path, json_path, feedback_dir, autograded_dir, db_url, gradebook)
+    subs = [s for s in find_submissions(Path(folder)) if not labs or s.lab in labs]
+    if not subs:
+        raise PipelineError(f"{folder}: no submissions of {', '.join(labs or [])}")
+    remove_stale_temporaries(results_dir)
+    batch = _Batch(root, known, out, pool, caps, log)
     with unsafe_grading(bool(gaps)):
-        return _grade(root, folder, labs, known, force, pool, timeout, results_dir, csv_path, json_path, db_url,
-                      gradebook, autograded_dir, feedback_dir, grade_one, caps, gaps, log)
+        tasks = batch.plan(subs, force, timeout, grade_one)
+        if tasks and (len(tasks) > 1 or isinstance(pool, DaskPool)):
+            batch.emit(f"grade: {len(tasks)} submission(s) to grade, {pool.description}")
+        for done in pool.run(tasks):
+            batch.finish(done)
+    return batch.summarise(gaps)
 
 
 def _pool(workers: int, scheduler: str | None, grade_one: GradeOne | None, log: Callable[[str], None]):
-    if grade_one is not None and (workers > 1 or scheduler) and not _nameable(grade_one):
+    if grade_one is not None and (workers > 1 or scheduler) and not nameable(grade_one):
         log("grade: this grading function cannot run in another process; grading in this process")
         return InProcess()
     return make_pool(workers, scheduler)
@@ -164,132 +162,145 @@ def _sandbox_in_force(pool, unsafe: bool, log: Callable[[str], None]) -> list:
     return list(dict.fromkeys(gaps))
 
 
-def _grade(root, folder, labs, known, force, pool, timeout, results_dir, csv_path, json_path, db_url, gradebook,
-           autograded_dir, feedback_dir, grade_one, caps, gaps, log) -> list[SubmissionResult]:
-    from tqdm.auto import tqdm
+@dataclass
+class Outputs:
+    """Where a batch writes: stored results, the CSV and JSON reports, feedback pages, the gradebook and its
+    autograded notebooks (``gradebook=False``: neither of the last two)."""
 
-    from .feedback import write_feedback
-    from .gradebook import GradebookWriter, write_autograded
-    from .report import format_table, regenerate
+    results_dir: Path
+    csv_path: Path
+    json_path: Path | None
+    feedback_dir: Path
+    autograded_dir: Path
+    db_url: str | None
+    gradebook: bool
 
-    subs = [s for s in find_submissions(Path(folder)) if not labs or s.lab in labs]
-    if not subs:
-        raise PipelineError(f"{folder}: no submissions of {', '.join(labs or [])}")
-    remove_stale_temporaries(results_dir)
-    maxes = {lab: lab_max_scores(root, lab) for lab in sorted({s.lab for s in subs if s.lab in known})}
-    keys = {lab: grader_key(root, lab) for lab in maxes}
-    writer = GradebookWriter(root, db_url, csv_path=csv_path, log=log) if gradebook else None
 
-    bar = tqdm(total=len(subs), unit="submission", disable=None, dynamic_ncols=True, file=sys.stderr)
-    emit = bar.write if log is print and not bar.disable else log
-    if writer is not None:
-        writer.log = emit
-    results: dict[int, SubmissionResult] = {}
-    t0, graded = time.monotonic(), 0
-    counts = {"graded": 0, "up to date": 0, "errors": 0, "lost by the grader": 0}
+class _Batch:
+    """One run of :func:`grade_folder` once the sandbox is known to hold: plan, grade, export, summarise."""
 
-    def export(result: SubmissionResult, nb: Any, path: Path, sub: Submission) -> None:
+    def __init__(self, root: Path, known: list[str], out: Outputs, pool, caps: Caps, log: Callable[[str], None]):
+        self.root, self.known, self.out, self.pool, self.caps = root, known, out, pool, caps
+        self.writer = GradebookWriter(root, out.db_url, csv_path=out.csv_path, log=log) if out.gradebook else None
+        self.log = self.emit = log
+        self.results: dict[int, SubmissionResult] = {}
+        self.where: dict[int, tuple[Submission, Path, str]] = {}
+        self.counts = {"graded": 0, "up to date": 0, "errors": 0, "lost by the grader": 0}
+        self.t0 = time.monotonic()
+        self.maxes: dict[str, dict[str, float]] = {}
+        self.keys: dict[str, str] = {}
+        self.subs: list[Submission] = []
+        self.bar = None
+
+    # -- what to grade ---------------------------------------------------------------------------------------
+    def plan(self, subs: list[Submission], force: bool, timeout: float, grade_one) -> list[Task]:
+        """The tasks to grade; rows for what cannot be graded and for what is up to date, written now."""
+        self.subs = subs
+        self.maxes = {lab: lab_max_scores(self.root, lab) for lab in sorted({s.lab for s in subs if s.lab in self.known})}
+        self.keys = {lab: grader_key(self.root, lab) for lab in self.maxes}
+        self.bar = tqdm(total=len(subs), unit="submission", disable=None, dynamic_ncols=True, file=sys.stderr)
+        if self.log is print and not self.bar.disable:
+            self.emit = self.bar.write
+        if self.writer is not None:
+            self.writer.log = self.emit
+        tasks = []
+        for i, sub in enumerate(subs):
+            if sub.lab not in self.maxes or sub.problem:
+                self._cannot_grade(i, sub)
+                continue
+            path = result_path(self.out.results_dir, sub.lab, sub.safe_student)
+            fingerprint = digest(sub.path, self.caps)
+            if not needs_grading(path, fingerprint, force, grader_key=self.keys[sub.lab]):
+                self._up_to_date(i, sub, path)
+                continue
+            self.where[i] = (sub, path, fingerprint)
+            tasks.append(Task(i, self.root, sub.lab, sub.student, sub.path, timeout, self.caps, self.keys[sub.lab],
+                              grade_one))
+        return tasks
+
+    def _cannot_grade(self, i: int, sub: Submission) -> None:
+        lab_folder = sub.lab if sub.lab in self.maxes else safe_name(sub.lab_raw)
+        result = SubmissionResult(sub.student, sub.lab, status=f"unknown lab {sub.lab!r}")
+        if sub.problem:
+            result.status = f"error: {sub.problem}"
+            result.tests = [TestResult(g, 0.0, p, sub.problem) for g, p in self.maxes.get(sub.lab, {}).items()]
+        write_result(result_path(self.out.results_dir, lab_folder, sub.safe_student), result)
+        self._done(i, result, "")
+
+    def _up_to_date(self, i: int, sub: Submission, path: Path) -> None:
+        stored = read_result(path)
+        if not stored.exported and self.writer is not None:      # graded, but not yet in the gradebook
+            try:
+                with scratch_folder() as tmp:
+                    copy_submission(sub.path, tmp / "s", self.caps)
+                    self._export(stored.result, load_submission_notebook(tmp / "s", sub.lab).nb, path, sub)
+            except OSError as exc:
+                self.emit(f"grade: {sub.student}/{sub.lab}: not exported: {first_line(exc)}")
+        self.counts["up to date"] += 1
+        self._done(i, stored.result, " — up to date, not regraded")
+
+    # -- as results arrive -----------------------------------------------------------------------------------
+    def finish(self, d: Done) -> None:
+        """Store a result the moment it arrives, then its gradebook row, autograded notebook and feedback page."""
+        sub, path, fingerprint = self.where[d.index]
+        result = _complete(d.result, sub, self.maxes[sub.lab], fingerprint, d.notes)
+        transient = d.transient or result.refused
+        write_result(path, result, grader_key=self.keys[sub.lab], transient=transient)
+        if transient:
+            self.counts["lost by the grader"] += 1
+        else:
+            self.counts["graded"] += 1
+            self._export(result, d.nb, path, sub)
+        on = f" on {d.where}" if isinstance(self.pool, DaskPool) and d.where else ""
+        self._done(d.index, result, f" in {result.seconds:.0f} s{on}")
+
+    def _export(self, result: SubmissionResult, nb: Any, path: Path, sub: Submission) -> None:
         """Feedback page, gradebook and autograded notebook; the stored result says when the last two have it."""
         try:
-            write_feedback(result, feedback_dir)
+            write_feedback(result, self.out.feedback_dir)
         except Exception as exc:  # noqa: BLE001 - the grade is stored; feedback can be made again
-            emit(f"grade: {result.student}/{result.lab}: no feedback page: {_first_line(exc)}")
+            self.emit(f"grade: {result.student}/{result.lab}: no feedback page: {first_line(exc)}")
         stamp = submission_timestamp(sub.path)
-        if writer is None or not writer.write(result, stamp):
+        if self.writer is None or not self.writer.write(result, stamp):
             return
         try:
-            write_autograded(root, result, nb, autograded_dir, stamp)
+            write_autograded(self.root, result, nb, self.out.autograded_dir, stamp)
         except Exception as exc:  # noqa: BLE001
-            emit(f"grade: {result.student}/{result.lab}: no autograded notebook: {_first_line(exc)}")
+            self.emit(f"grade: {result.student}/{result.lab}: no autograded notebook: {first_line(exc)}")
             return
-        write_result(path, result, exported=True, grader_key=keys.get(result.lab, ""))
+        write_result(path, result, exported=True, grader_key=self.keys.get(result.lab, ""))
 
-    def done(i: int, result: SubmissionResult, what: str) -> None:
-        results[i] = result
+    def _done(self, i: int, result: SubmissionResult, what: str) -> None:
+        self.results[i] = result
         if result.status != "ok":
-            counts["errors"] += 1
-        bar.update(1)
-        eta = ""
-        if graded and len(results) < len(subs):
-            left = (time.monotonic() - t0) / graded * (len(subs) - len(results))
+            self.counts["errors"] += 1
+        self.bar.update(1)
+        eta, graded, total = "", self.counts["graded"] + self.counts["lost by the grader"], len(self.subs)
+        if graded and len(self.results) < total:
+            left = (time.monotonic() - self.t0) / graded * (total - len(self.results))
             eta = f", about {left:.0f} s to go" if left < 120 else f", about {left / 60:.0f} min to go"
-        emit(f"grade [{len(results)}/{len(subs)}{eta}] {result.student}/{result.lab}: "
-             f"{result.total:g}/{result.max_total:g} ({' '.join(result.status.split())[:160]}){what}")
+        self.emit(f"grade [{len(self.results)}/{total}{eta}] {result.student}/{result.lab}: "
+                  f"{result.total:g}/{result.max_total:g} ({' '.join(result.status.split())[:160]}){what}")
 
-    tasks: list[Task] = []
-    where: dict[int, tuple[Submission, Path, str]] = {}
-    for i, sub in enumerate(subs):
-        if sub.lab not in maxes or sub.problem:
-            lab_folder = sub.lab if sub.lab in maxes else safe_name(sub.lab_raw)
-            result = SubmissionResult(sub.student, sub.lab, status=f"unknown lab {sub.lab!r}")
-            if sub.problem:
-                result.status = f"error: {sub.problem}"
-                result.tests = [TestResult(g, 0.0, p, sub.problem) for g, p in maxes.get(sub.lab, {}).items()]
-            write_result(result_path(results_dir, lab_folder, sub.safe_student), result)
-            done(i, result, "")
-            continue
-        path = result_path(results_dir, sub.lab, sub.safe_student)
-        fingerprint = digest(sub.path, caps)
-        if not needs_grading(path, fingerprint, force, grader_key=keys[sub.lab]):
-            stored = read_result(path)
-            if not stored.exported and writer is not None:      # graded, but not yet in the gradebook
-                try:
-                    with scratch_folder() as tmp:
-                        copy_submission(sub.path, tmp / "s", caps)
-                        export(stored.result, load_submission_notebook(tmp / "s", sub.lab).nb, path, sub)
-                except OSError as exc:
-                    emit(f"grade: {sub.student}/{sub.lab}: not exported: {_first_line(exc)}")
-            counts["up to date"] += 1
-            done(i, stored.result, " — up to date, not regraded")
-            continue
-        where[i] = (sub, path, fingerprint)
-        tasks.append(Task(i, root, sub.lab, sub.student, sub.path, timeout, caps, keys[sub.lab], grade_one))
-
-    def finish(d: Done) -> None:
-        nonlocal graded
-        graded += 1
-        sub, path, fingerprint = where[d.index]
-        result = _complete(d.result, sub, maxes[sub.lab], fingerprint, d.notes)
-        transient = d.transient or result.refused
-        write_result(path, result, grader_key=keys[sub.lab], transient=transient)
-        if transient:
-            counts["lost by the grader"] += 1
-        else:
-            counts["graded"] += 1
-            export(result, d.nb, path, sub)
-        done(d.index, result, f" in {result.seconds:.0f} s" + (f" on {d.where}" if isinstance(pool, DaskPool) and d.where else ""))
-
-    if tasks and (len(tasks) > 1 or isinstance(pool, DaskPool)):
-        emit(f"grade: {len(tasks)} submission(s) to grade, {pool.description}")
-    for d in pool.run(tasks):
-        finish(d)
-    bar.close()
-
-    ordered = [results[i] for i in range(len(subs))]
-    _, problems = regenerate(results_dir, csv_path, json_path, known)
-    for problem in problems:
-        log(f"grade: left out of the reports: {problem}")
-    log(format_table(ordered, known))
-    if writer is not None and writer.broken:
-        log("grade: the gradebook was not written (see above); grades.csv and grades.json have every grade")
-    took = time.monotonic() - t0
-    per = f", {took / counts['graded']:.1f} s per graded submission" if counts["graded"] else ""
-    log(f"grade: {len(ordered)} submission(s): {counts['graded']} graded, {counts['up to date']} up to date, "
-        f"{counts['errors']} with errors" + (f", {counts['lost by the grader']} lost by the grader (graded again "
-                                            "on the next run)" if counts["lost by the grader"] else "")
-        + f"; {took:.0f} s in all{per}")
-    if gaps:
-        log("grade: " + banner(gaps))
-    log(f"grades written to {csv_path} ({len(ordered)} submission(s) in this batch; all stored results in "
-        f"{results_dir}); feedback pages in {feedback_dir}")
-    return ordered
-
-
-def _nameable(fn: object) -> bool:
-    from .one import engine_spec
-
-    try:
-        engine_spec(fn)  # type: ignore[arg-type]
-        return True
-    except ValueError:
-        return False
+    # -- the end ---------------------------------------------------------------------------------------------
+    def summarise(self, gaps: list) -> list[SubmissionResult]:
+        self.bar.close()
+        out, log, counts = self.out, self.log, self.counts
+        ordered = [self.results[i] for i in range(len(self.subs))]
+        _, problems = regenerate(out.results_dir, out.csv_path, out.json_path, self.known)
+        for problem in problems:
+            log(f"grade: left out of the reports: {problem}")
+        log(format_table(ordered, self.known))
+        if self.writer is not None and self.writer.broken:
+            log("grade: the gradebook was not written (see above); grades.csv and grades.json have every grade")
+        took = time.monotonic() - self.t0
+        per = f", {took / counts['graded']:.1f} s per graded submission" if counts["graded"] else ""
+        lost = (f", {counts['lost by the grader']} lost by the grader (graded again on the next run)"
+                if counts["lost by the grader"] else "")
+        log(f"grade: {len(ordered)} submission(s): {counts['graded']} graded, {counts['up to date']} up to date, "
+            f"{counts['errors']} with errors{lost}; {took:.0f} s in all{per}")
+        if gaps:
+            log("grade: " + banner(gaps))
+        log(f"grades written to {out.csv_path} ({len(ordered)} submission(s) in this batch; all stored results in "
+            f"{out.results_dir}); feedback pages in {out.feedback_dir}")
+        return ordered

@@ -30,8 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from ..checkout import PipelineError
+from ..data import data_root
+from .engine import prepare_datasets
+from .one import GradingProcess
 from .results import SubmissionResult
 from .sandbox import UNSAFE_ENV, SandboxRefused, check_here, unsafe_requested
+from .store import grader_key
+from .tasks import Done, engine_spec, failed_result, first_line, taken_in, zero_result
 
 __all__ = ["connect", "pack_folder", "unpack_folder", "threads_by_host", "grade_task", "run_on_cluster",
            "GraderMismatch", "worker_sandbox", "worker_sandboxes"]
@@ -135,8 +140,6 @@ _PROCESSES_LOCK = threading.Lock()
 
 def _grading_process(threads: int, env: dict[str, str]):
     """This worker thread's grading process (one per thread and settings, kept between tasks)."""
-    from .one import GradingProcess
-
     key = (threading.get_ident(), threads, tuple(sorted(env.items())))
     with _PROCESSES_LOCK:
         if key not in _PROCESSES:
@@ -164,8 +167,6 @@ def grade_task(payload: dict[str, Any]) -> dict[str, Any]:
     ``threads`` (:func:`threads_by_host`). Raises :class:`GraderMismatch` when this worker's checkout would grade
     differently.
     """
-    from .batch import grader_key
-
     root = Path(os.environ.get("COURSE_ROOT") or payload["root"]).resolve()
     lab = payload["lab"]
     here = socket.gethostname()
@@ -205,12 +206,9 @@ def run_on_cluster(client, tasks: list) -> Iterator:
 
     Only the submissions in flight are held here (packed), so a class of any size fits in the client's memory.
     """
-    from distributed import as_completed
-
-    from ..data import data_root
-    from .engine import prepare_datasets
-    from .one import _first_line, _zero, engine_spec, failed_result
-    from .pools import Done, taken_in
+    from distributed import (
+        as_completed,  # an optional dependency (the instructor extra)
+    )
 
     data = str(data_root())
     # Decode the data sets once here: workers sharing this cache (a LocalCluster, a shared file system) would
@@ -255,8 +253,8 @@ def run_on_cluster(client, tasks: list) -> Iterator:
             result = SubmissionResult.from_dict(answer["result"])
             done = Done(task.index, result, nb, notes, where=f"{answer['worker']} (pid {answer['pid']})")
         except Exception as exc:  # noqa: BLE001 - lost workers, a mismatched checkout: the grader's, not theirs
-            why = f"not graded on the cluster: {_first_line(exc)}; it is graded again on the next run"
-            result = _zero(task.root, task.lab, task.student, f"error: {why}", why)
+            why = f"not graded on the cluster: {first_line(exc)}; it is graded again on the next run"
+            result = zero_result(task.root, task.lab, task.student, f"error: {why}", why)
             result.seconds = time.monotonic() - t0
             done = Done(task.index, result, nb, notes, transient=True)
         future.release()

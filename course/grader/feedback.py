@@ -11,7 +11,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from ..labs import lab_info
 from .gradebook import task_label
+from .names import safe_name
 from .results import SubmissionResult, TestResult
 from .store import atomic_write
 
@@ -52,8 +54,6 @@ def _e(text: object) -> str:
 
 def title_of(lab: str) -> str:
     """The course's title of ``lab`` ("" for a lab the course does not know, e.g. a misnamed folder)."""
-    from ..labs import lab_info
-
     try:
         return lab_info(lab).title
     except KeyError:
@@ -112,8 +112,6 @@ def feedback_path(result: SubmissionResult, feedback_dir: Path) -> Path:
 
     A lab name that is not a plain file name (an unknown lab's folder can be named anything) is made safe too.
     """
-    from .intake import safe_name
-
     lab = result.lab if _plain(result.lab) else safe_name(result.lab)
     return Path(feedback_dir) / safe_name(result.student) / f"{lab}.html"
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkout import tools_path
+from ..nbgrader_run import generate_assignment
 from .results import SubmissionResult, TestResult
 from .store import atomic_write
 
@@ -52,7 +53,7 @@ def _where(db_url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", db_url)
 
 
-def _tools_on_path() -> None:
+def tools_on_path() -> None:
     """nbgrader runs ``alembic`` from PATH when it creates a gradebook; a venv not activated lacks it."""
     if str(Path(sys.executable).parent) not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = tools_path()
@@ -67,9 +68,7 @@ def ensure_assignment(root: Path, db_url: str, lab: str, grade_ids: Iterable[str
     """
     from nbgrader.api import Gradebook, MissingEntry
 
-    from ..pipeline import generate
-
-    _tools_on_path()
+    tools_on_path()
     wanted = set(grade_ids)
     with Gradebook(db_url) as gb:
         try:
@@ -79,7 +78,7 @@ def ensure_assignment(root: Path, db_url: str, lab: str, grade_ids: Iterable[str
             known = None
     if known is None or not wanted <= known:
         with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
-            generate(Path(root), lab, release_dir=Path(tmp), db_url=db_url)
+            generate_assignment(Path(root), lab, Path(tmp), db_url)
 
 
 def task_label(grade_id: str) -> str:
@@ -143,7 +142,7 @@ class GradebookWriter:
         from nbgrader.api import Gradebook, MissingEntry
 
         lab, student = result.lab, result.student
-        _tools_on_path()
+        tools_on_path()
         with warnings.catch_warnings(), Gradebook(self.db_url) as gb:
             warnings.simplefilter("ignore")          # SQLAlchemy's autoflush warnings from nbgrader's add_submission
             gb.update_or_create_student(student)

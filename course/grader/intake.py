@@ -1,8 +1,8 @@
 """Taking submissions in: finding them, copying one safely, and reading its notebook without ever crashing.
 
 * :func:`find_submissions` lists ``DIR/<student>/<lab>/`` (or ``DIR/submitted/<student>/<lab>/``). Folder names
-  may be any bytes: they are kept raw (``os.fsencode``), shown through :func:`printable_name` and stored under
-  :func:`safe_name`.
+  may be any bytes: they are kept raw (``os.fsencode``), shown through :func:`~.names.printable_name` and stored
+  under :func:`~.names.safe_name`.
 * :func:`copy_submission` copies one submission into a throw-away folder without following symbolic links, with
   caps on size and file count; whatever it leaves out is said in a note.
 * :func:`load_submission_notebook` (from :mod:`course.grader.notebook_intake`, re-exported here) reads the lab's
@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -22,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkout import PipelineError
+from .names import printable_name, safe_name
 from .notebook_intake import LoadedNotebook, load_submission_notebook
 
-__all__ = ["Caps", "Submission", "LoadedNotebook", "SKIPPED_DIRS", "printable_name", "safe_name",
-           "find_submissions", "scratch_folder", "copy_submission", "load_submission_notebook", "digest",
+__all__ = ["Caps", "Submission", "LoadedNotebook", "SKIPPED_DIRS", "find_submissions", "scratch_folder", "copy_submission", "load_submission_notebook", "digest",
            "submission_timestamp"]
 
 SKIPPED_DIRS = frozenset({".ipynb_checkpoints", "__pycache__"})
@@ -41,31 +40,6 @@ class Caps:
     files: int = 2000
     file_bytes: int = 300 * _MB
     depth: int = 32
-
-
-def printable_name(raw: bytes | str) -> str:
-    """A one-line, printable and reversible form of a folder name: undecodable bytes as ``\\xNN``,
-    unprintable characters as ``\\uNNNN``, a backslash doubled (so that no two names look alike)."""
-    text = os.fsdecode(raw) if isinstance(raw, bytes) else raw
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if 0xDC80 <= code <= 0xDCFF:                       # an undecodable byte (surrogateescape)
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif ch == "\\":
-            out.append("\\\\")
-        elif not ch.isprintable() or 0xD800 <= code <= 0xDFFF:
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def safe_name(raw: bytes | str) -> str:
-    """A file name for ``raw`` that any file system takes: a short ASCII slug plus a sha256 prefix of the bytes."""
-    raw = os.fsencode(raw)
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", printable_name(raw))[:40].strip("._-") or "x"
-    return f"{slug}-{hashlib.sha256(raw).hexdigest()[:10]}"
 
 
 @dataclass(frozen=True)

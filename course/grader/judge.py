@@ -16,15 +16,19 @@ Messages say what is wrong and where; they are shown to the student, the judge's
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import io
 import math
+import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import nbformat
 import torch
 
 __all__ = ["Fail", "Judge", "judge", "load_judges", "load_reference", "Context", "close", "task_of", "quiet_stdout"]
@@ -53,15 +57,29 @@ def judge(grade_id: str, *, timeout: float = 120.0) -> Callable:
     return register
 
 
+def _package(folder: Path) -> str:
+    """The judges folder as a package of its own (one per checkout), so that a lab's judges can import the
+    modules beside them (``from .lab2_graph import ...``)."""
+    name = "course_judges_" + hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    if name not in sys.modules:
+        package = types.ModuleType(name, f"the judges of {folder}")
+        package.__path__ = [str(folder)]
+        sys.modules[name] = package
+    return name
+
+
 def load_judges(root: Path, lab: str) -> dict[str, Judge]:
-    """The judges of ``lab``, by grade id, from ``root/autograder/judges/<lab>.py``."""
+    """The judges of ``lab``, by grade id, from ``root/autograder/judges/<lab>.py`` (run afresh each time)."""
     global _REGISTRY
-    path = root / "autograder" / "judges" / f"{lab}.py"
+    folder = root / "autograder" / "judges"
+    path = folder / f"{lab}.py"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no judges for {lab}")
-    spec = importlib.util.spec_from_file_location(f"course_judges_{lab}", path)
+    name = f"{_package(folder)}.{lab}"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     _REGISTRY = []
     try:
         spec.loader.exec_module(module)
@@ -87,8 +105,6 @@ def load_reference(root: Path, lab: str) -> SimpleNamespace:
     key = (str(root), lab)
     if key in _REFERENCES:
         return _REFERENCES[key]
-    import nbformat
-
     nb = nbformat.read(root / "solutions" / lab / f"{lab}.ipynb", as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     chosen = [code[0].source] + [
@@ -123,12 +139,24 @@ class Context:
     reference_values: dict[str, float] = field(default_factory=dict)   # autograder/references/<lab>.json
 
     recorded: dict[str, float] = field(default_factory=dict)           # what this run measured, for build
+    #: the verdicts given so far in this submission, by grade id (the engine records each one)
+    verdicts: dict[str, bool] = field(default_factory=dict)
+    #: of each checkpoint re-measured so far: whether it was trained in fast mode
+    fast_checkpoints: dict[str, bool] = field(default_factory=dict)
     #: the submission's cells that carry a grade id, by grade id: a judge may run one again on inputs of its own
     cells: dict[str, str] = field(default_factory=dict)
 
     @property
     def task(self) -> str:
         return task_of(self.grade_id)
+
+    def record(self, grade_id: str, passed: bool) -> None:
+        """The engine's note of a verdict, for the judges that come after it."""
+        self.verdicts[grade_id] = passed
+
+    def failed(self, *grade_ids: str) -> list[str]:
+        """Those of ``grade_ids`` judged earlier in this submission that lost their points (an upstream task)."""
+        return [g for g in grade_ids if self.verdicts.get(g) is False]
 
     def reference(self, key: str, measured: float) -> float | None:
         """The reference solution's recorded value of ``key`` (None if not recorded yet); notes ``measured``.

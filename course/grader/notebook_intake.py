@@ -15,6 +15,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+
+from .names import printable_name
+
 __all__ = ["LoadedNotebook", "load_submission_notebook"]
 
 
@@ -40,10 +44,6 @@ def load_submission_notebook(folder: Path, lab: str) -> LoadedNotebook:
 
 
 def _load(folder: Path, lab: str) -> LoadedNotebook:
-    import nbformat
-
-    from .intake import printable_name      # here, not at the top: intake re-exports this module's names
-
     out = LoadedNotebook()
     name = f"{lab}.ipynb"
     path = folder / name
@@ -120,8 +120,6 @@ def _load(folder: Path, lab: str) -> LoadedNotebook:
 
 def _repair(nb) -> bool:
     """Give every cell the fields the format requires; True when the notebook is then valid."""
-    import nbformat
-
     for cell in nb.cells:
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             return False
@@ -143,10 +141,6 @@ def _repair(nb) -> bool:
 
 def _fix_kernelspec(nb, notes: list[str]) -> bool:
     """A notebook saved with another kernel (R, Julia, a custom Python env) is graded with Python 3."""
-    import nbformat
-
-    from .intake import printable_name
-
     spec = nb.metadata.get("kernelspec")
     if not isinstance(spec, dict):
         return False

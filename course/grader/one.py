@@ -28,54 +28,25 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .results import SubmissionResult, TestResult
-from .sandbox import SandboxRefused
+import nbformat
 
-__all__ = ["grade_copied", "failed_result", "refused_result", "engine_spec", "load_engine", "GradingProcess", "serve", "main", "GRACE_S"]
+from .engine import grade_submission
+from .intake import load_submission_notebook
+from .results import SubmissionResult
+from .sandbox import SandboxRefused
+from .store import atomic_write
+from .tasks import failed_result, first_line, refused_result, zero_result
+
+__all__ = ["grade_copied", "load_engine", "GradingProcess", "serve", "main", "GRACE_S"]
 
 # Seconds the program may run past the submission's own time limit before it is killed (the engine stops a
 # submission at its limit; this only catches a grader that hangs itself). COURSE_GRADER_GRACE overrides it.
 GRACE_S = 120.0
 
 
-def _first_line(exc: BaseException) -> str:
-    text = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
-    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
-
-
-def _zero(root: Path, lab: str, student: str, status: str, why: str) -> SubmissionResult:
-    from .batch import lab_max_scores
-
-    try:
-        points = lab_max_scores(root, lab)
-    except Exception:  # noqa: BLE001 - the caller completes missing grade ids from its own copy of the points
-        points = {}
-    return SubmissionResult(student, lab, [TestResult(g, 0.0, p, why) for g, p in points.items()], status=status)
-
-
-def failed_result(root: Path, lab: str, student: str, exc: BaseException) -> SubmissionResult:
-    """The result of a submission that could not be graded because of ``exc``: 0 points, and why, for every test."""
-    return _zero(Path(root), lab, student, f"error: {_first_line(exc)}", f"not graded: {_first_line(exc)}")
-
-
-def engine_spec(grade_one: Callable[..., Any] | None) -> str | None:
-    """``module:function`` naming ``grade_one`` for another process; None for the default engine.
-
-    ``ValueError`` when it cannot be named (a lambda, a local function): another process could not import it.
-    """
-    if grade_one is None:
-        return None
-    module, name = getattr(grade_one, "__module__", None), getattr(grade_one, "__qualname__", "")
-    if not module or "<" in name:
-        raise ValueError(f"{grade_one!r} cannot be run in another process: it has no importable name")
-    return f"{module}:{name}"
-
-
 def load_engine(spec: str | None) -> Callable[..., SubmissionResult]:
-    """The grading function named by :func:`engine_spec` (the sandboxed engine when ``spec`` is None)."""
+    """The grading function named by :func:`~.tasks.engine_spec` (the sandboxed engine when ``spec`` is None)."""
     if not spec:
-        from .engine import grade_submission
-
         return grade_submission
     module, _, name = spec.partition(":")
     obj: Any = importlib.import_module(module)
@@ -91,15 +62,11 @@ def grade_copied(root: Path, lab: str, folder: Path, *, student: str, timeout: f
     The notebook is read with :func:`~course.grader.intake.load_submission_notebook` (a broken one becomes a
     result with its reason), then graded. Never raises for anything the submission holds.
     """
-    import nbformat
-
-    from .intake import load_submission_notebook
-
     root, folder = Path(root), Path(folder)
     try:
         loaded = load_submission_notebook(folder, lab)
         if loaded.nb is None:
-            result = _zero(root, lab, student, f"error: {loaded.reason}", loaded.reason)
+            result = zero_result(root, lab, student, f"error: {loaded.reason}", loaded.reason)
         else:
             if loaded.changed:
                 nbformat.write(loaded.nb, folder / f"{lab}.ipynb")
@@ -113,12 +80,6 @@ def grade_copied(root: Path, lab: str, folder: Path, *, student: str, timeout: f
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - one submission's failure is its own
         result = failed_result(root, lab, student, exc)
     return result
-
-
-def refused_result(root: Path, lab: str, student: str, exc: SandboxRefused) -> SubmissionResult:
-    """Not graded: a protection was missing where it was to be graded. The batch grades it again next run."""
-    why = f"not graded: the grader refused to run it ({_first_line(exc)})"
-    return _zero(Path(root), lab, student, f"refused: {str(exc).splitlines()[0]}", why)
 
 
 def _child_env(threads: int | None, extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -205,8 +166,8 @@ class GradingProcess:
             try:
                 return SubmissionResult.from_dict(json.loads(out.read_text(encoding="utf-8")))
             except (OSError, ValueError, TypeError) as exc:
-                why = f"the grading process wrote an unreadable result ({_first_line(exc)})"
-        result = _zero(Path(root), lab, student, f"error: {why}", f"not graded: {why}")
+                why = f"the grading process wrote an unreadable result ({first_line(exc)})"
+        result = zero_result(Path(root), lab, student, f"error: {why}", f"not graded: {why}")
         result.seconds = time.monotonic() - t0
         return result
 
@@ -252,8 +213,6 @@ def serve() -> int:
 
     The protocol keeps the real stdout to itself: whatever the engine or a judge prints goes to stderr.
     """
-    from .store import atomic_write
-
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -271,8 +230,6 @@ def serve() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .store import atomic_write
-
     p = argparse.ArgumentParser(prog="python -m course.grader.one", description=__doc__.splitlines()[0])
     p.add_argument("folder", nargs="?", help="the copied submission (the runner may write in it)")
     p.add_argument("--serve", action="store_true", help="grade requests from stdin, one after another")

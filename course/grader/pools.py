@@ -17,54 +17,15 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from .intake import Caps, copy_submission, load_submission_notebook, scratch_folder
-from .one import GradingProcess, engine_spec, failed_result, grade_copied
-from .results import SubmissionResult
+from .cluster import connect, run_on_cluster, worker_sandboxes
+from .one import GradingProcess, grade_copied
 from .sandbox import check_here
+from .tasks import Done, Task, engine_spec, failed_result, taken_in
 
-__all__ = ["Task", "Done", "InProcess", "Subprocesses", "DaskPool", "make_pool"]
-
-
-@dataclass
-class Task:
-    """One submission to grade: which lab, whose, where it was handed in, and how."""
-
-    index: int
-    root: Path
-    lab: str
-    student: str
-    source: Path
-    timeout: float
-    caps: Caps
-    grader_key: str
-    grade_one: Callable[..., SubmissionResult] | None = None
-
-
-@dataclass
-class Done:
-    """A task's outcome: the result, the notebook as handed in (None when unreadable), the intake's notes."""
-
-    index: int
-    result: SubmissionResult
-    nb: Any = None
-    notes: list[str] = field(default_factory=list)
-    transient: bool = False      # the grader's fault, not the submission's: grade it again next run
-    where: str = ""
-
-
-@contextlib.contextmanager
-def taken_in(task: Task) -> Iterator[tuple[Path, Any, list[str]]]:
-    """A scratch copy of the submission, its notebook as read before grading, and the intake's notes."""
-    with scratch_folder() as tmp:
-        folder = tmp / "submission"
-        notes = copy_submission(task.source, folder, task.caps)
-        yield folder, load_submission_notebook(folder, task.lab).nb, notes
+__all__ = ["InProcess", "Subprocesses", "DaskPool", "make_pool", "local_sandbox"]
 
 
 def _failed(task: Task, exc: BaseException, t0: float) -> Done:
@@ -149,21 +110,15 @@ class DaskPool:
     """One Dask task per submission on the cluster whose scheduler is at ``address`` (see ``cluster``)."""
 
     def __init__(self, address: str, *, connect_timeout: float = 30.0) -> None:
-        from .cluster import connect
-
         self.address = address
         self.client = connect(address, timeout=connect_timeout)
         self.description = f"Dask scheduler {address}"
 
     def sandbox(self) -> list[tuple[str, str, list]]:
         """Each worker's sandbox, as its own grading processes would have it."""
-        from .cluster import worker_sandboxes
-
         return worker_sandboxes(self.client)
 
     def run(self, tasks: list[Task]) -> Iterator[Done]:
-        from .cluster import run_on_cluster
-
         try:
             yield from run_on_cluster(self.client, tasks)
         finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..device import autocast
+
 __all__ = ["ModeRecorder", "predict"]
 
 
@@ -26,8 +28,6 @@ def predict(model: nn.Module, images: torch.Tensor, *, reduced_precision: bool =
     With ``reduced_precision`` the model runs channels-last under ``course.autocast`` (bfloat16 where the CPU
     runs it fast, float32 elsewhere): the lab's notebook measures its saved model the same way.
     """
-    from ..device import autocast
-
     x = images.float().div(255)
     model.eval()
     with torch.no_grad():

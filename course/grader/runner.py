@@ -16,12 +16,15 @@ import sys
 import traceback
 from typing import Any
 
+from .protocol import Ref, decode, encode, receive, send
 from .sandbox.inside import prepare
 
-__all__ = ["main"]
+__all__ = ["Runner", "main"]
 
 
-class _Runner:
+class Runner:
+    """The operations a request may ask for; the objects they made, by reference."""
+
     def __init__(self) -> None:
         self.objects: dict[int, Any] = {}
         self.shell = None
@@ -40,8 +43,6 @@ class _Runner:
         return {"ref": key, "type": type(obj).__qualname__}
 
     def resolve(self, value: Any) -> Any:
-        from .protocol import Ref
-
         if isinstance(value, Ref):
             if int(value) not in self.objects:
                 raise KeyError(f"no object {int(value)} on the runner")
@@ -89,21 +90,15 @@ class _Runner:
         return self.ref(getattr(self.objects[msg["ref"]], msg["name"]))
 
     def op_call(self, msg: dict) -> dict:
-        from .protocol import decode
-
         fn = self.objects[msg["ref"]]
         args = self.resolve(decode(msg.get("args", [])))
         kwargs = self.resolve(decode(msg.get("kwargs", {})))
         return self.ref(fn(*args, **kwargs))
 
     def op_value(self, msg: dict) -> dict:
-        from .protocol import decode
-
         return self.ref(self.resolve(decode(msg["value"])))
 
     def op_fetch(self, msg: dict) -> dict:
-        from .protocol import encode
-
         return {"value": encode(self.objects[msg["ref"]])}
 
     def op_release(self, msg: dict) -> dict:
@@ -138,9 +133,7 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
-    from .protocol import receive, send
-
-    runner = _Runner()
+    runner = Runner()
     while True:
         try:
             msg = receive(rpc_in)

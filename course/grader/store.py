@@ -7,6 +7,7 @@ reader (or a batch killed with ``kill -9``) only ever sees the old file or the n
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import course
+
+from ..checkout import solution_digest
 from .results import SubmissionResult
 
 __all__ = ["FORMAT", "StoredResult", "atomic_write", "result_path", "write_result", "read_result",
@@ -157,3 +161,26 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def grader_key(root: Path, lab: str, *, package: Path | None = None) -> str:
+    """Fingerprint of everything that decides ``lab``'s grades: a change regrades everyone.
+
+    The solution's cells, the released notebook (it says which cells are tests), every judge file and shared judge
+    helper in ``autograder/judges/``, the lab's recorded reference results, and the ``course`` package itself (the
+    engine, the runner, the sandbox, and the helpers the judges call in the runner).
+    """
+    root = Path(root)
+    h = hashlib.sha256(solution_digest(root, lab).encode())
+    released = root / "notebooks" / lab / f"{lab}.ipynb"
+    files = [released, root / "autograder" / "references" / f"{lab}.json"]
+    judges = root / "autograder" / "judges"
+    files += [judges / f"{lab}.py"]        # absent or not, it is part of the key
+    files += sorted(p for p in judges.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    package = Path(package or Path(course.__file__).resolve().parent)
+    files += sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    for path in files:
+        h.update(str(path.relative_to(package.parent if path.is_relative_to(package) else root)).encode() + b"\0")
+        h.update(path.read_bytes() if path.is_file() else b"<absent>")
+        h.update(b"\0")
+    return h.hexdigest()[:16]

@@ -8,7 +8,7 @@ import matplotlib
 import numpy as np
 
 from ._axes import _clean_log_axis, _EpochLocator, _Percent
-from ._display import _show
+from .display import show_figure
 from ._labels import _STAR_SIZE, _BestLabelLayout
 
 if TYPE_CHECKING:
@@ -177,5 +177,5 @@ def display_error_curves(
         runs_legend = [Line2D([], [], color=line.get_color(), linewidth=3, label=label) for line, label in run_handles]
         ax.legend(handles=runs_legend + style, loc="best", fontsize=9)
     if show:
-        _show(fig)
+        show_figure(fig)
     return fig

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ._display import _show
+from .display import show_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -82,5 +82,5 @@ def show_filters(
     if title is not None:
         fig.suptitle(title)
     if show:
-        _show(fig)
+        show_figure(fig)
     return fig

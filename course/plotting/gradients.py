@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import matplotlib
 import numpy as np
 
-from ._display import _show
+from .display import show_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -73,5 +73,5 @@ def plot_gradient_norms(norms: Mapping[str, Sequence[float]], *, ax: "Axes | Non
     ax.grid(True, which="minor", axis="y", alpha=0.1)
     ax.legend(fontsize=9, loc="best", framealpha=0.9)
     if show:
-        _show(fig)
+        show_figure(fig)
     return fig

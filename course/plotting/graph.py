@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._display import _show
+from .display import show_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -218,7 +218,7 @@ def show_graph(graph: Spec | Any, values: Mapping[str, float] | None = None, gra
     key = "values in green, gradients in red"
     ax.set_title(f"{title}\n{key}" if title else key, fontsize=10)
     if show:
-        _show(fig)
+        show_figure(fig)
     return fig
 
 

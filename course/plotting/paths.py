@@ -19,7 +19,7 @@ import matplotlib
 import numpy as np
 import torch
 
-from ._display import _show
+from .display import show_figure
 
 if TYPE_CHECKING:
     from matplotlib.animation import FuncAnimation
@@ -201,7 +201,7 @@ def plot_paths(loss_fn: LossFn, paths: Mapping[str, Any], *, xlim=(-2.0, 2.0), y
     if title is not None:
         fig.suptitle(title)
     if show:
-        _show(fig)
+        show_figure(fig)
     return fig
 
 

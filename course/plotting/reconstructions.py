@@ -17,7 +17,7 @@ import matplotlib
 import numpy as np
 import torch
 
-from ._display import _show
+from .display import show_figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -81,7 +81,7 @@ def show_reconstructions(images: Mapping[str, Any], *, psnr: Mapping[str, float]
     if title is not None:
         fig.suptitle(title)
     if show:
-        _show(fig)
+        show_figure(fig)
     return fig
 
 
@@ -99,7 +99,7 @@ def _curve(values: Any, label: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _spread(values: list[float], gap: float) -> list[float]:
+def spread(values: list[float], gap: float) -> list[float]:
     """``values`` pushed apart, in sorted order, until neighbours are at least ``gap`` apart, then shifted back
     so that their mean stays where it was (a crowd of labels stays centred on its lines); original order."""
     order = sorted(range(len(values)), key=lambda i: values[i])
@@ -146,7 +146,7 @@ def plot_psnr_curves(runs: Mapping[str, Any], *, title: str | None = None, log_s
             ends.append((x[-1], y[-1], colour))
     # The last values, written at the lines' ends and moved apart vertically so that close ones stay readable.
     lo, hi = ax.get_ylim()
-    placed = _spread([y for _, y, _ in ends], gap=0.035 * (hi - lo))
+    placed = spread([y for _, y, _ in ends], gap=0.035 * (hi - lo))
     for (x_end, y_end, colour), y_text in zip(ends, placed):
         ax.annotate(f"{y_end:.1f}", xy=(x_end, y_end), xytext=(x_end, y_text), textcoords="data",
                     va="center", fontsize=8, color=colour)
@@ -162,7 +162,7 @@ def plot_psnr_curves(runs: Mapping[str, Any], *, title: str | None = None, log_s
         handles += [Line2D([], [], color="grey", linestyle=styles[s], label=s) for s in splits]
     ax.legend(handles=handles, loc="best", fontsize=9)
     if show:
-        _show(fig)
+        show_figure(fig)
     return fig
 
 
@@ -219,7 +219,7 @@ def plot_lines(x: Sequence[float], series: Mapping[str, Sequence[float]], *, xla
     ax.margins(y=0.12)
     ax.legend(loc="best", fontsize=9)
     if show:
-        _show(fig)
+        show_figure(fig)
     return fig
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter
 
 from ._axes import _clean_log_axis
-from ._display import _show
+from .display import show_figure
 from ._labels import _BestLabelLayout
 
 if TYPE_CHECKING:
@@ -122,5 +122,5 @@ def plot_roofline(report: Any, *, macs_per_s: float, bytes_per_s: float, ax: "Ax
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
     if show:
-        _show(fig)
+        show_figure(fig)
     return fig

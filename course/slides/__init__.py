@@ -6,6 +6,8 @@ One module per step: :mod:`.decks` (where lectures live, their slide metadata, k
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..checkout import find_root
 from .decks import (HIDE_INPUT, SLIDE_TYPES, Deck, SlidesError, build_lecture, count_slides, lecture_drift,
                     lecture_ids, resolve_decks, slide_problems)
@@ -16,7 +18,8 @@ __all__ = ["HIDE_INPUT", "SLIDE_TYPES", "Deck", "SlidesError", "build_lecture", 
 
 
 def render_deck(*args, **kwargs):
-    """See :func:`course.slides.render.render_deck` (imported on use: it pulls in nbconvert)."""
+    """See :func:`course.slides.render.render_deck`."""
+    # Here, not at the top: it pulls in nbconvert, which `course check` and the lectures' tests do not need.
     from .render import render_deck as _render
 
     return _render(*args, **kwargs)
@@ -24,8 +27,6 @@ def render_deck(*args, **kwargs):
 
 def cli_slides(args) -> int:
     """``course slides <name|all>``: run each deck and write it as one self-contained HTML file."""
-    from pathlib import Path
-
     root = find_root(args.root)
     decks = resolve_decks(root, args.lectures)
     out = Path(args.out).resolve() if args.out else root / "notebooks" / "lectures" / "html"

@@ -65,7 +65,7 @@ def run_lecture(deck: Deck, *, fast: bool, timeout: int = 600) -> tuple[Notebook
     return nb, seconds
 
 
-def _escape_script(js: str) -> str:
+def escape_script(js: str) -> str:
     # Inline, a script must not contain what ends or re-enters an HTML script element; \x3C is "<" in any
     # JavaScript string, template or regular expression, which is where these sequences occur.
     return _SCRIPT_BREAKS.sub(lambda m: "\\x3C" + m.group(1), js)
@@ -134,9 +134,9 @@ def deck_html(nb: NotebookNode, *, title: str, transition: str = "slide") -> tup
         "title": title,
         "reveal_version": pkgs["reveal.js"].version, "mathjax_version": pkgs["mathjax"].version,
         "reveal_css": vendored_text("reveal.js", "dist/reveal.css"), "theme_css": _theme_css(),
-        "reveal_js": _escape_script(vendored_text("reveal.js", "dist/reveal.js")),
-        "notes_js": _escape_script(vendored_text("reveal.js", "plugin/notes/notes.js")),
-        "mathjax_js": _escape_script(vendored_text("mathjax", "es5/tex-svg-full.js")) if maths else "",
+        "reveal_js": escape_script(vendored_text("reveal.js", "dist/reveal.js")),
+        "notes_js": escape_script(vendored_text("reveal.js", "plugin/notes/notes.js")),
+        "mathjax_js": escape_script(vendored_text("mathjax", "es5/tex-svg-full.js")) if maths else "",
         "mathjax_config": _MATHJAX_CONFIG,
         "init_js": _INIT.replace("%(config)s", json.dumps({"transition": transition})),
     }}

@@ -36,9 +36,9 @@ def teach(db_url: str) -> None:
     """Tell a gradebook what nbgrader's generate_assignment would about lab9_mini (fast, without nbgrader)."""
     from nbgrader.api import Gradebook
 
-    from course.grader.gradebook import _tools_on_path
+    from course.grader.gradebook import tools_on_path
 
-    _tools_on_path()
+    tools_on_path()
     with Gradebook(db_url) as gb:
         gb.update_or_create_assignment(fake_engine.LAB)
         gb.update_or_create_notebook(fake_engine.LAB, fake_engine.LAB)

@@ -22,7 +22,7 @@ from course.grader.intake import Caps
 from course.grader.results import SubmissionResult
 from course.grader.results import TestResult as Verdict
 from course.grader.store import load_results
-from course.pipeline import PipelineError
+from course.checkout import PipelineError
 
 FULL = sum(POINTS.values())
 
@@ -296,7 +296,7 @@ def test_the_grader_key_covers_everything_that_decides_a_grade(course_root, tmp_
     import shutil
 
     import course
-    from course.grader.batch import grader_key
+    from course.grader.store import grader_key
     from fake_engine import LAB
 
     package = tmp_path / "course-package"

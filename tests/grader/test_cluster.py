@@ -19,7 +19,7 @@ from test_parallel import _grade, class_of, comparable, gradebook_scores
 
 from course.grader.cluster import pack_folder, unpack_folder
 from course.grader.store import read_result
-from course.pipeline import PipelineError
+from course.checkout import PipelineError
 
 distributed = pytest.importorskip("distributed", reason="grading on Dask needs `distributed` (course[instructor])")
 
@@ -172,7 +172,7 @@ def test_a_packed_submission_unpacks_to_the_same_files_and_never_outside(tmp_pat
 def test_a_worker_without_the_sandbox_refuses_the_batch_and_its_tasks(course_root, tmp_path, cluster) -> None:
     """Every worker's sandbox is checked before any submission is sent; a task that reaches a worker whose sandbox
     went missing since is refused there (a transient result: graded again on the next run), never graded."""
-    from course.grader.batch import grader_key
+    from course.grader.store import grader_key
     from course.grader.cluster import grade_task
     from course.grader.sandbox import SandboxRefused
 

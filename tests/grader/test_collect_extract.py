@@ -15,7 +15,7 @@ import pytest
 from lms_exports import add_symlink_entry, files_under, make_zip, nb, patch_headers
 
 from course.grader.collect import ZipCaps, safe_extract
-from course.grader.intake import printable_name
+from course.grader.names import printable_name
 
 
 def test_a_malicious_zip_writes_nothing_outside_its_target(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from course.grader.feedback import feedback_html, feedback_path, title_of, write_feedback
-from course.grader.intake import safe_name
+from course.grader.names import safe_name
 from course.grader.results import SubmissionResult
 from course.grader.results import TestResult as Verdict
 

@@ -10,9 +10,9 @@ import nbformat
 import pytest
 from fake_engine import LAB, SECRET, bytes_folder_or_skip, student_notebook, write_submission
 
-from course.grader.intake import (Caps, copy_submission, digest, find_submissions, load_submission_notebook,
-                                  printable_name, safe_name)
-from course.pipeline import PipelineError
+from course.grader.intake import Caps, copy_submission, digest, find_submissions, load_submission_notebook
+from course.grader.names import printable_name, safe_name
+from course.checkout import PipelineError
 
 
 def _all_bytes(folder: Path) -> bytes:

@@ -135,7 +135,7 @@ def test_the_real_engine_grades_the_same_with_two_workers(tmp_path) -> None:
     import shutil
 
     from course.data import DataNotFoundError
-    from course.grader.helpers import mnist
+    from course.grader.toolkit import mnist
 
     root = Path(__file__).resolve().parents[2]
     try:

@@ -104,3 +104,7 @@ def probe_user() -> ProbeUser:
             raise UnavailableError(f"the README's install failed as {NAME}:\n{(done.stdout + done.stderr)[-3000:]}")
         user.run(f"echo {want} > {shlex.quote(str(stamp))}")
     return user
+
+
+if __name__ == "__main__":       # `.ci/run` makes the user and its venv while the quick tests run
+    print(probe_user())

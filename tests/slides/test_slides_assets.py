@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from course.slides import assets
-from course.slides.render import _escape_script
+from course.slides.render import escape_script
 
 
 def test_every_vendored_file_matches_its_sha256_and_each_package_has_its_licence() -> None:
@@ -62,9 +62,9 @@ def test_data_uri_embeds_the_bytes() -> None:
 
 def test_inlined_scripts_cannot_end_or_reenter_their_script_element() -> None:
     js = 'var a = "</script>"; var re = /<!--(?!-?>)/; var b = "<script src=x>";'
-    out = _escape_script(js)
+    out = escape_script(js)
     assert "</script" not in out and "<!--" not in out and "<script" not in out
     assert out.count("\\x3C") == 3          # "\x3C" is "<" in a JavaScript string or regular expression
     for file in ("dist/reveal.js", "plugin/notes/notes.js"):
-        text = _escape_script(assets.vendored_text("reveal.js", file))
+        text = escape_script(assets.vendored_text("reveal.js", file))
         assert "</script" not in text.lower() and "<!--" not in text

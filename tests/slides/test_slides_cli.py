@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 from toy_decks import cell, lecture, make_root
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from toy_decks import cell, lecture, make_root
+from toy_decks import lecture, make_root
 
 from course.slides.decks import (SlidesError, build_lecture, count_slides, lecture_drift, lecture_ids, resolve_decks,
                                  slide_problems)

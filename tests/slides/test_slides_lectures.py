@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from course.pipeline import _STRAY
+from course.check import STRAY_REPR
 from course.slides.offline import network_references
 
 pytestmark = pytest.mark.slow
@@ -38,7 +38,7 @@ def test_a_lecture_runs_clean_in_fast_mode(rendered_lectures, lecture: str) -> N
         assert out.get("output_type") != "error", f"{lecture} cell {i}: {out.get('ename')}: {out.get('evalue')}"
         assert out.get("name") != "stderr", f"{lecture} cell {i} writes to stderr (a warning?): {out.get('text', '')[:300]!r}"
         plain = out.get("data", {}).get("text/plain", "") if out.get("output_type") == "execute_result" else ""
-        assert not _STRAY.match(plain), f"{lecture} cell {i} shows a stray repr: {plain[:80]!r}"
+        assert not STRAY_REPR.match(plain), f"{lecture} cell {i} shows a stray repr: {plain[:80]!r}"
         lines = out.get("text", "").count("\n")
         assert lines <= 30, f"{lecture} cell {i} prints {lines} lines: a plot or a short table reads better on a slide"
     code = [c for c in nb.cells if c.cell_type == "code"]

@@ -26,7 +26,14 @@ from ...checkout import find_root
 from ..results import SubmissionResult
 from ..store import atomic_write, load_results
 from .html import class_report_html
-from .summary import LIMITS, SLOWEST, TOP_FAILURES, class_summary, limits_hit, message_pattern
+from .summary import (
+    LIMITS,
+    SLOWEST,
+    TOP_FAILURES,
+    class_summary,
+    limits_hit,
+    message_pattern,
+)
 
 __all__ = ["LIMITS", "TOP_FAILURES", "SLOWEST", "message_pattern", "limits_hit", "class_summary",
            "class_report_html", "write_class_report", "cli_report"]

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...labs import LABS, lab_info
-from ..intake import printable_name
+from ..names import printable_name
 from .extract import EXPORT_CAPS, ZipCaps, exc_text, safe_extract, unpack
 from .gather import Collector
 from .names import LabFile, match_lab_file, student_folder

@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..intake import printable_name
+from ..names import printable_name
 
 __all__ = ["ZipCaps", "EXPORT_CAPS", "CHUNK", "safe_extract", "unpack", "is_junk", "over_cap", "exc_text"]
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..intake import printable_name
+from ..names import printable_name
 from .extract import ZipCaps, exc_text, is_junk, over_cap, unpack
 from .names import folder_lab, match_lab_file, student_part
 from .report import CollectReport, Unmatched

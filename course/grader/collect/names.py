@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ...labs import LABS, Lab
-from ..intake import safe_name
+from ..names import safe_name
 
 __all__ = ["LabFile", "match_lab_file", "folder_lab", "student_part", "student_folder"]
 
@@ -80,7 +80,7 @@ _UNSAFE = re.compile(r'[/\\:*?"<>|]')
 
 def student_folder(name: str) -> str:
     """The folder under DIR for a student: the name as it is (``doejane``, ``Jane Doe``) when it is safe;
-    otherwise :func:`~course.grader.intake.safe_name` of it, which can never leave DIR, hide from
+    otherwise :func:`~course.grader.names.safe_name` of it, which can never leave DIR, hide from
     ``course grade`` (a leading dot) or be taken for nbgrader's ``submitted/`` folder."""
     name = name.strip()
     if (not name or name.startswith(".") or name.endswith(".") or name.lower() == "submitted"

@@ -6,7 +6,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from ..intake import printable_name
+from ..names import printable_name
 from .extract import CHUNK, exc_text
 from .gather import Candidate
 from .names import student_folder

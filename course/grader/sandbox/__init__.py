@@ -11,9 +11,20 @@
 """
 from __future__ import annotations
 
-from .launcher import GiB, MiB, NOBODY, PROTECTIONS, Sandbox, limits_from_env, parse_size
-from .policy import (UNSAFE_ENV, UNSAFE_OPTION, SandboxRefused, banner, check_here, describe, launcher, refusal,
-                     unsafe, unsafe_requested)
+from .launcher import NOBODY, PROTECTIONS, Sandbox
+from .limits import GiB, MiB, limits_from_env, parse_size
+from .policy import (
+                     UNSAFE_ENV,
+                     UNSAFE_OPTION,
+                     SandboxRefused,
+                     banner,
+                     check_here,
+                     describe,
+                     launcher,
+                     refusal,
+                     unsafe,
+                     unsafe_requested,
+)
 
 __all__ = ["Sandbox", "GiB", "MiB", "NOBODY", "PROTECTIONS", "limits_from_env", "parse_size", "SandboxRefused",
            "UNSAFE_ENV", "UNSAFE_OPTION", "banner", "check_here", "describe", "launcher", "refusal", "unsafe",

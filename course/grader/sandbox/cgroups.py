@@ -1,13 +1,13 @@
 """The sandbox's cgroups: a memory cap and a process/thread cap for one run, and ending everything in them.
 
-:func:`_create_cgroup` makes one run's memory and pids groups (cgroup v1 preferred, else v2; a single v2 group
+:func:`create_cgroup` makes one run's memory and pids groups (cgroup v1 preferred, else v2; a single v2 group
 holds both controllers) with their limits set, inside this process's own group when it may, so that the limits of
-whatever runs the grader still apply. :class:`_Cgroup` lists the tasks in them, counts the kernel's OOM kills
-and :meth:`_Cgroup.kill_all` empties and removes them. :func:`_cgroup_probe` says once per process whether
+whatever runs the grader still apply. :class:`Cgroup` lists the tasks in them, counts the kernel's OOM kills
+and :meth:`Cgroup.kill_all` empties and removes them. :func:`cgroup_probe` says once per process whether
 groups can be made here (root and mounted controllers needed), removing first the empty groups a killed grader
 left behind.
 
-The names stay private: they are the interface of :mod:`course.grader.sandbox` only, not of the package.
+Used by :mod:`.launcher` only (root only).
 """
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["_Cgroup", "_create_cgroup", "_cgroup_probe"]
+__all__ = ["Cgroup", "create_cgroup", "cgroup_probe"]
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 @dataclass
-class _Cgroup:
+class Cgroup:
     """One sandbox's cgroups: a memory and a pids group (the same folder on cgroup v2)."""
 
     version: int
@@ -211,14 +211,14 @@ def _make_group(h: _Hierarchy, controllers: list[str], name: str) -> Path:
     raise OSError("; ".join(errors) or "no cgroup parent")
 
 
-def _create_cgroup(memory_limit: int, pids_limit: int) -> _Cgroup:
+def create_cgroup(memory_limit: int, pids_limit: int) -> Cgroup:
     """Both groups with their limits set, or OSError (nothing left behind)."""
     hs = _hierarchies()
     if "memory" not in hs or "pids" not in hs:
         missing = [c for c in ("memory", "pids") if c not in hs]
         raise OSError(f"no cgroup {' or '.join(missing)} controller mounted")
     name = _group_name()
-    cg = _Cgroup(hs["memory"].version, None, None, memory_limit)
+    cg = Cgroup(hs["memory"].version, None, None, memory_limit)
     try:
         same = hs["memory"].version == 2 and hs["pids"] == hs["memory"]     # one v2 group has both controllers
         mem = _make_group(hs["memory"], ["memory", "pids"] if same else ["memory"], name)
@@ -265,13 +265,13 @@ def _remove_stale_groups() -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _cgroup_probe() -> tuple[int, str]:
+def cgroup_probe() -> tuple[int, str]:
     """(cgroup version, "") when memory and pids groups can be made here, else (0, why not)."""
     if not sys.platform.startswith("linux"):
         return 0, f"no cgroups on {sys.platform}"
     _remove_stale_groups()
     try:
-        cg = _create_cgroup(64 << 20, 16)
+        cg = create_cgroup(64 << 20, 16)
     except OSError as exc:
         why = "not root" if os.geteuid() != 0 else "cannot create cgroups"
         return 0, f"{why}: {exc}"

@@ -35,16 +35,22 @@ from pathlib import Path
 
 from ..launch import Protection
 from . import seccomp
-from .cgroups import _Cgroup, _cgroup_probe, _create_cgroup
+from .cgroups import Cgroup, cgroup_probe, create_cgroup
 from .inside import ENV as SETUP_ENV
-from .tools import bwrap_candidates, find_bwrap, find_setpriv, platform_fix, setpriv_argv, userns_fix
+from .limits import GiB, MiB, size_text
+from .tools import (
+    bwrap_candidates,
+    find_bwrap,
+    find_setpriv,
+    platform_fix,
+    setpriv_argv,
+    userns_fix,
+)
 from .view import SEED, TMP, WORK, View, python_paths
 from .watchdog import MemoryWatch
 
-__all__ = ["Sandbox", "GiB", "MiB", "NOBODY", "PROTECTIONS", "limits_from_env", "parse_size"]
+__all__ = ["Sandbox", "NOBODY", "PROTECTIONS"]
 
-GiB = 1 << 30
-MiB = 1 << 20
 NOBODY = 65534                       # nobody / nogroup on Debian
 PROTECTIONS = ("filesystem view", "unprivileged identity", "network", "memory cap", "process/thread cap",
                "scratch size cap", "no new user namespaces", "time limits")
@@ -56,40 +62,10 @@ _ENTER_CGROUPS = ('n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 
                   'exec "$@"')
 
 
-def parse_size(text: str) -> int:
-    """'1G', '512M', '300k' or a number of bytes."""
-    text = text.strip().upper().removesuffix("B").removesuffix("I")
-    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(text[-1:], 1)
-    number = text[:-1] if scale > 1 else text
-    try:
-        value = int(float(number) * scale)
-    except ValueError:
-        raise ValueError(f"not a size: {text!r} (e.g. 1G, 512M, or bytes)") from None
-    if value <= 0:
-        raise ValueError(f"a size must be positive: {text!r}")
-    return value
-
-
-def limits_from_env() -> dict[str, int]:
-    """The caps an instructor may set: COURSE_MEMORY_LIMIT, COURSE_SCRATCH_LIMIT, COURSE_SHM_LIMIT, COURSE_PIDS_LIMIT."""
-    out: dict[str, int] = {}
-    for key, name in (("memory_limit", "COURSE_MEMORY_LIMIT"), ("scratch_limit", "COURSE_SCRATCH_LIMIT"),
-                      ("shm_limit", "COURSE_SHM_LIMIT")):
-        if os.environ.get(name):
-            out[key] = parse_size(os.environ[name])
-    if os.environ.get("COURSE_PIDS_LIMIT"):
-        out["pids_limit"] = int(os.environ["COURSE_PIDS_LIMIT"])
-    return out
-
-
-def _size(n: int) -> str:
-    return f"{n / GiB:g} GiB" if n >= GiB else f"{n / MiB:g} MiB"
-
-
 @dataclass
 class _Run:
     proc: subprocess.Popen
-    cgroup: _Cgroup | None
+    cgroup: Cgroup | None
     watch: MemoryWatch | None
     oom_kills: int | None = None          # kept when the cgroup is removed
 
@@ -133,8 +109,8 @@ class Sandbox:
         if use_bwrap is False:
             why_bwrap = "bubblewrap switched off"
         else:
-            self.bwrap, why_bwrap = find_bwrap(not self.root)
             override = os.environ.get("COURSE_BWRAP", "")
+            self.bwrap, why_bwrap = find_bwrap(not self.root, override or None)
             if self.bwrap is None and override.lower() == "none":
                 why_bwrap += ". Fix: unset COURSE_BWRAP"
             elif self.bwrap is None:
@@ -163,7 +139,7 @@ class Sandbox:
 
         self.cgroup_why = "cgroups switched off" if use_cgroups is False else "not root"
         if self.root and use_cgroups is not False:
-            self.cgroup_version, self.cgroup_why = _cgroup_probe()
+            self.cgroup_version, self.cgroup_why = cgroup_probe()
 
     @property
     def usable(self) -> bool:
@@ -190,15 +166,15 @@ class Sandbox:
                                       "a user namespace: your uid shows as 65534, no capabilities; every bound "
                                       "folder read-only"),
             "network": "a network namespace of its own: nothing but its own loopback",
-            "memory cap": (f"{cg}: {_size(self.memory_limit)}, swap included" if self.cgroup_version else
-                           f"{_size(self.memory_limit)}: RLIMIT_DATA per process, and the whole tree's private "
+            "memory cap": (f"{cg}: {size_text(self.memory_limit)}, swap included" if self.cgroup_version else
+                           f"{size_text(self.memory_limit)}: RLIMIT_DATA per process, and the whole tree's private "
                            "memory watched (no cgroup: " + self.cgroup_why + ")"),
             "process/thread cap": (f"{cg} pids.max = {self.pids_limit} (processes and threads)" if self.cgroup_version
                                    else f"RLIMIT_NPROC = {self.pids_limit} (processes and threads) " +
                                    ("of uid nobody, shared by sandboxes running at once" if self.root else
                                     "in its own user namespace")),
-            "scratch size cap": f"tmpfs: {_size(self.scratch_limit)} for the working folder and /tmp, "
-                                f"{_size(self.shm_limit)} for /dev/shm",
+            "scratch size cap": f"tmpfs: {size_text(self.scratch_limit)} for the working folder and /tmp, "
+                                f"{size_text(self.shm_limit)} for /dev/shm",
             "no new user namespaces": "seccomp (unshare and clone with CLONE_NEWUSER refused)" +
                                       ("" if self.root else " and bubblewrap's --disable-userns"),
             "time limits": (", ".join(timeouts) + "; " if timeouts else "") +
@@ -215,12 +191,12 @@ class Sandbox:
         parts.append("as nobody" if self.root and self.setpriv else "user namespace" if self.bwrap and not self.root
                      else "no identity change")
         if "memory cap" not in self.off:
-            parts.append(f"memory {_size(self.memory_limit)} via " +
+            parts.append(f"memory {size_text(self.memory_limit)} via " +
                          (f"cgroup v{self.cgroup_version}" if self.cgroup_version else "RLIMIT_DATA + watch"))
         if "process/thread cap" not in self.off:
             parts.append(f"{self.pids_limit} tasks via " + ("cgroup" if self.cgroup_version else "RLIMIT_NPROC"))
         if "scratch size cap" not in self.off:
-            parts.append(f"scratch {_size(self.scratch_limit)} tmpfs")
+            parts.append(f"scratch {size_text(self.scratch_limit)} tmpfs")
         if "no new user namespaces" not in self.off:
             parts.append("no user namespaces")
         return f"sandbox: {held}/{len(prot)} protections ({'; '.join(parts)})"
@@ -234,7 +210,7 @@ class Sandbox:
             rlimits["NPROC"] = self.pids_limit
         return {"rlimits": rlimits, "seed": str(SEED), "work": str(WORK), "tmp": str(TMP)}
 
-    def command(self, argv: Sequence[str], cwd: Path, cgroup: _Cgroup | None = None,
+    def command(self, argv: Sequence[str], cwd: Path, cgroup: Cgroup | None = None,
                 env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], list[int]]:
         """(the command line, the environment, the fds to pass) for ``argv`` run on the scratch copy ``cwd``."""
         if self.bwrap is None:
@@ -273,7 +249,7 @@ class Sandbox:
         cgroup = None
         if self.cgroup_version:
             try:
-                cgroup = _create_cgroup(self.memory_limit, self.pids_limit)
+                cgroup = create_cgroup(self.memory_limit, self.pids_limit)
             except OSError as exc:     # worked when probed: refuse rather than run without the caps
                 raise RuntimeError(f"sandbox: no cgroup for this run ({exc})") from exc
         fds: list[int] = []
@@ -318,13 +294,13 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 return None
         if run.watch is not None:
-            return f"killed: memory limit of {_size(self.memory_limit)} reached" if run.watch.tripped else None
+            return f"killed: memory limit of {size_text(self.memory_limit)} reached" if run.watch.tripped else None
         if run.cgroup is None:
             return None
         kills = run.oom_kills if run.oom_kills is not None else run.cgroup.oom_kills()
         # The runner was SIGKILLed (137 when bubblewrap or a shell reports it) and the kernel's OOM killer did it.
         if kills and code in (-signal.SIGKILL, 128 + signal.SIGKILL):
-            return f"killed: memory limit of {_size(self.memory_limit)} reached"
+            return f"killed: memory limit of {size_text(self.memory_limit)} reached"
         return None
 
 

@@ -14,7 +14,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..launch import Launcher, PlainLauncher, Protection
-from .launcher import Sandbox, limits_from_env
+from .launcher import Sandbox
+from .limits import limits_from_env
 
 __all__ = ["SandboxRefused", "UNSAFE_ENV", "UNSAFE_OPTION", "unsafe_requested", "unsafe", "launcher", "missing",
            "refusal", "banner", "check_here", "describe"]

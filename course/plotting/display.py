@@ -63,6 +63,6 @@ def _shown_already() -> None:
     """``_ipython_display_`` of a figure shown in this cell: display nothing more."""
 
 
-def _show(fig: "Figure") -> None:
+def show_figure(fig: "Figure") -> None:
     if _maybe_show(fig):
         _quiet_echo(fig)

@@ -1,26 +1,14 @@
-"""Mutation corpus for Lab 2's judges (autograder/judges/lab2_backprop.py).
-
-Every BUG variant of an answer cell must lose its task's points with a message that names the cause; every OK
-variant (a correct answer written differently) must get full marks. One runner (the grading engine's kernel,
-without the sandbox, which tests/grader/test_sandbox.py covers) holds the solution's answers in fast mode; per
-case the answer cell is replaced, the task's judges run exactly as the engine runs them, and the solution's cell
-is put back.
-"""
+"""Lab 2's mutation corpus (the judges: autograder/judges/lab2_backprop.py): each BUG variant of an answer cell must lose
+its task's points with a message naming the cause; each OK variant, a correct answer written another way, must
+keep full marks. ``test_contract.py`` runs them; what is particular to this lab is here."""
 from __future__ import annotations
 
-import dataclasses
 import textwrap
-import time
-from pathlib import Path
-from types import SimpleNamespace
 
-import pytest
+from harness import LabSpec, Notebook, bug, ok, src
 
-from lab_harness import Case, Notebook, assert_full_marks, assert_verdict, bug, ok, src
-
-ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab2_backprop"
-NB = Notebook(ROOT / "solutions" / LAB / f"{LAB}.ipynb")
+NB = Notebook.of(LAB)
 
 # The plain cell the judges need (test_cell_layout checks it is what we think).
 SETUP = "start+1"
@@ -663,107 +651,13 @@ CASES_MORE = [
 CASES = CASES_2_1 + CASES_2_2 + CASES_2_3 + CASES_2_4 + CASES_2_5 + CASES_2_6 + CASES_MORE
 
 
-# --------------------------------------------------------------------------- the runner
+GRADED = {"2_1", "2_2", "2_3", "2_4", "2_5", "2_6"}
+SPEC = LabSpec(LAB, (SETUP, *ANSWERS), cell_timeout=120, budget=600)
+DATA_SET = None
+FULL_MARKS = tuple(sorted(NB.graded))
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """One kernel with the solution's setup and answer cells, in fast mode."""
-    from course.grader.engine import Session, runner_env
-    from course.grader.judge import Context, load_judges, load_reference
-    from course.grader.launch import PlainLauncher
-
-    work = tmp_path_factory.mktemp("lab2")
-    keys = [SETUP, *ANSWERS]
-    session = Session([NB.source(k) for k in keys], work, runner_env(work, None), PlainLauncher, cell_timeout=120)
-    session.run(time.monotonic() + 600)
-    assert not session.failures, session.failures
-    shared = Context(kernel=None, ref=load_reference(ROOT, LAB), lab=LAB, fast=True, submission=work)
-    yield SimpleNamespace(session=session, shared=shared, judges=load_judges(ROOT, LAB), keys=keys)
-    session.close()
-
-
-def judge_case(lab, answer_key: str, source: str, tests: tuple[str, ...], *, must_run: bool = False) -> dict:
-    """Replace one answer cell, run the task's judges as the engine does, put the solution's cell back.
-
-    ``must_run``: the replacement cell must run without an error (a correct variant that does not even define its
-    names would leave the solution's definitions in place and pass for nothing)."""
-    from course.grader.engine import _judge_one
-
-    session = lab.session
-    deadline = time.monotonic() + 300
-    if session.kernel is None or session.kernel.dead:
-        session.revive(deadline)
-    error = session.kernel.run_cell(source, timeout=60)   # an error here is what a student's run would show
-    if must_run:
-        assert error is None, f"the replacement cell raised {error}"
-    shared = dataclasses.replace(lab.shared, cache={}, notes=[], recorded={})
-    try:
-        verdicts = {}
-        for gid in tests:
-            v = _judge_one(gid, 1.0, lab.judges, session, shared, deadline, list(range(len(lab.keys))))
-            shared.cache[("passed", gid)] = v.score == v.max_score
-            verdicts[gid] = v
-    finally:
-        if session.kernel is None or session.kernel.dead:
-            session.revive(deadline)
-        session.kernel.run_cell(NB.source(answer_key), timeout=60)
-    return verdicts
-
-
-# --------------------------------------------------------------------------- tests
-
-
-def test_cell_layout() -> None:
+def check_layout() -> None:
+    """The plain cells this corpus names are what it thinks they are."""
     assert NB.keys[0] == SETUP and "import course" in NB.source(SETUP)
     assert "sys.setrecursionlimit" in NB.source("2_4"), "the visible test makes room for a recursive sort"
-    assert NB.graded == {"2_1", "2_2", "2_3", "2_4", "2_5", "2_6"}
-    for key in NB.graded:
-        assert "### BEGIN HIDDEN TESTS" not in NB.source(key), f"{key}: hidden tests belong in autograder/judges/"
-    assert len({c.id for c in CASES}) == len(CASES), "duplicate case ids"
-
-
-def test_every_graded_cell_has_a_judge() -> None:
-    from course.grader.judge import load_judges
-
-    assert set(load_judges(ROOT, LAB)) == NB.graded
-
-
-def test_solution_gets_full_marks(lab) -> None:
-    t0 = time.monotonic()
-    verdicts = judge_case(lab, "2_1_code", NB.source("2_1_code"), tuple(sorted(NB.graded)))
-    assert_full_marks(verdicts)
-    assert time.monotonic() - t0 < 15, "the judges of one submission should take seconds"
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
-def test_mutant(case: Case, lab) -> None:
-    verdicts = judge_case(lab, case.answer, case.source, case.graded, must_run=not case.buggy)
-    assert_verdict(case, verdicts)
-
-
-def test_a_broken_backward_pass_costs_only_its_own_points(lab) -> None:
-    """Task 2.6 trains with the student's 2.5; when 2.5 failed, 2.6 is judged on its own code's results only."""
-    broken = next(c for c in CASES if c.id == "2.5-bug-no-one-hot-subtraction")
-    session = lab.session
-    session.kernel.run_cell(broken.source, timeout=60)
-    try:
-        from course.grader.engine import _judge_one
-
-        shared = dataclasses.replace(lab.shared, cache={}, notes=[], recorded={})
-        deadline = time.monotonic() + 120
-        v25 = _judge_one("2_5", 1.0, lab.judges, session, shared, deadline, [])
-        shared.cache[("passed", "2_5")] = v25.score == v25.max_score
-        v26 = _judge_one("2_6", 1.0, lab.judges, session, shared, deadline, [])
-    finally:
-        session.kernel.run_cell(NB.source("2_5_code"), timeout=60)
-    assert v25.score == 0 and v26.score == v26.max_score, (v25.message, v26.message)
-    assert any("2.6" in n for n in shared.notes), shared.notes
-
-
-def test_a_broken_engine_costs_only_its_own_points(lab) -> None:
-    """Tasks 2.5 and 2.6 do not use Value: a broken engine loses 2.4 alone."""
-    broken = next(c for c in CASES if c.id == "2.4-bug-order-not-reversed")
-    verdicts = judge_case(lab, "2_4_code", broken.source, ("2_4", "2_5", "2_6"))
-    assert verdicts["2_4"].score == 0
-    assert all(verdicts[g].score == verdicts[g].max_score for g in ("2_5", "2_6")), verdicts

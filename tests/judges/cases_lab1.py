@@ -1,29 +1,15 @@
-"""Mutation corpus for Lab 1's judges (autograder/judges/lab1_linear.py).
-
-Every BUG variant of an answer cell must lose its task's points with a message that names the cause; every OK
-variant (a correct answer written differently) must get full marks. One runner (the grading engine's kernel,
-without the sandbox, which tests/grader/test_sandbox.py covers) holds the solution's notebook state in fast
-mode; per case the answer cell is replaced (and the cells that use it re-run), the task's judges run exactly as
-the engine runs them, and the solution's cells are put back.
-"""
+"""Lab 1's mutation corpus (the judges: autograder/judges/lab1_linear.py): each BUG variant of an answer cell must lose
+its task's points with a message naming the cause; each OK variant, a correct answer written another way, must
+keep full marks. ``test_contract.py`` runs them; what is particular to this lab is here."""
 from __future__ import annotations
 
-import dataclasses
-import json
-import shutil
 import textwrap
-import time
-from pathlib import Path
-from types import SimpleNamespace
 
-import pytest
+from harness import LabSpec, Notebook, bug, ok, reference_file, src
 
-from lab_harness import Case, Notebook, assert_full_marks, assert_verdict, bug, ok, src
-
-ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab1_linear"
-NB = Notebook(ROOT / "solutions" / LAB / f"{LAB}.ipynb")
-CHECKPOINT = ROOT / "autograder" / "references" / LAB / "lab1_best.pt"
+NB = Notebook.of(LAB)
+CHECKPOINT = reference_file(LAB, "lab1_best.pt")
 
 SETUP, DATA, MEAN = "start+1", "start+2", "start+3"
 SWEEP, TRAIN = "1_5+1", "1_5_train"
@@ -417,105 +403,15 @@ CASES.append(ok("1.6", "templates-of-a-3072x10-model", P("1_6_code", (TPL, "    
                 rerun=(("1_5_code", OWN_LAYOUT.source), (TRAIN, None))))
 
 
-# --------------------------------------------------------------------------- the runner
+GRADED = {"1_1", "1_2", "1_3", "1_4", "1_5", "1_5_select", "1_5_results", "1_6", "1_7", *TIERS}
+SPEC = LabSpec(LAB, STATE, fresh=DEFINITIONS, handed_in={"lab1_best.pt": CHECKPOINT}, datasets=True)
+DATA_SET = "cifar10"
+FULL_MARKS = tuple(sorted(NB.graded))
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """One kernel with the solution's notebook state (setup, data, answers, sweep, report, final model), fast mode."""
-    from course.data import DataNotFoundError, data_root
-    from course.grader.engine import Session, prepare_datasets, runner_env
-    from course.grader.judge import Context, load_judges, load_reference
-    from course.grader.launch import PlainLauncher
-
-    try:
-        from course.grader.helpers import cifar10
-        cifar10()
-    except DataNotFoundError as exc:
-        pytest.skip(f"no CIFAR-10 copy: {exc}")
-    work = tmp_path_factory.mktemp("lab1")
-    pristine = tmp_path_factory.mktemp("handed-in")
-    shutil.copy(CHECKPOINT, pristine / "lab1_best.pt")
-    shutil.copy(CHECKPOINT, work / "lab1_best.pt")
-    env = runner_env(work, data_root(), prepare_datasets(LAB, data_root()))
-    session = Session([NB.source(k) for k in STATE], work, env, PlainLauncher, cell_timeout=300)
-    session.run(time.monotonic() + 900)
-    assert not session.failures, session.failures
-    shared = Context(kernel=None, ref=load_reference(ROOT, LAB), lab=LAB, fast=True, submission=pristine,
-                     reference_values=json.loads((ROOT / "autograder" / "references" / f"{LAB}.json").read_text())["results"])
-    yield SimpleNamespace(session=session, shared=shared, judges=load_judges(ROOT, LAB))
-    session.close()
-
-
-def judge_case(lab, case: Case) -> dict:
-    """Replace the case's cells, run its task's judges as the engine does, put the solution's cells back."""
-    from course.grader.engine import Session, _fresh_kernels, _judge_one
-    from course.grader.launch import PlainLauncher
-
-    session = lab.session
-    deadline = time.monotonic() + 600
-    if session.kernel is None or session.kernel.dead:
-        session.revive(deadline)
-    replaced = {key: (source if source is not None else NB.source(key)) for key, source in case.rerun}
-    replaced[case.answer] = case.source
-    order = [k for k in STATE if k in replaced]
-    for key in order:
-        session.kernel.run_cell(replaced[key], timeout=300)   # an error here is what a student's run would show
-    cells = [NB.source(SETUP)] + [replaced.get(key, NB.source(key)) for key in DEFINITIONS]
-    fresh = _fresh_kernels(Session(cells, session.workdir, session.env, PlainLauncher, ran=list(range(len(cells)))),
-                           lab.shared.submission, PlainLauncher, 120, deadline)
-    graded_cells = {key: replaced.get(key, NB.source(key)) for key in NB.keys if "+" not in key and key != "start"}
-    shared = dataclasses.replace(lab.shared, cache={}, notes=[], recorded={}, fresh_kernel=fresh, cells=graded_cells)
-    try:
-        verdicts = {}
-        for gid in case.graded:
-            v = _judge_one(gid, 1.0, lab.judges, session, shared, deadline, list(range(len(STATE))))
-            shared.cache[("passed", gid)] = v.score == v.max_score
-            verdicts[gid] = v
-    finally:
-        fresh.close_all()
-        if session.kernel is None or session.kernel.dead:
-            session.revive(deadline)
-        for key in order:
-            session.kernel.run_cell(NB.source(key), timeout=300)
-    return verdicts
-
-
-# --------------------------------------------------------------------------- tests
-
-
-def test_cell_layout() -> None:
+def check_layout() -> None:
+    """The plain cells this corpus names are what it thinks they are."""
     assert NB.keys[:3] == [SETUP, DATA, MEAN]
     assert "cifar10_splits(" in NB.source(DATA) and "mean_pixels" in NB.source(MEAN)
     assert "train_linear(" in NB.source(SWEEP) and "display_error_curves(" in NB.source(SWEEP)
     assert 'save_model(course.PixelClassifier(' in NB.source(TRAIN)
-    assert NB.graded == {"1_1", "1_2", "1_3", "1_4", "1_5", "1_5_select", "1_5_results", "1_6", "1_7", *TIERS}
-    for key in NB.graded:
-        assert "### BEGIN HIDDEN TESTS" not in NB.source(key), f"{key}: hidden tests belong in autograder/judges/"
-    assert len({c.id for c in CASES}) == len(CASES), "duplicate case ids"
-
-
-def test_every_graded_cell_has_a_judge() -> None:
-    from course.grader.judge import load_judges
-
-    assert set(load_judges(ROOT, LAB)) == NB.graded
-
-
-def test_solution_gets_full_marks(lab) -> None:
-    everything = Case("1.1", "solution", NB.source("1_1_code"), None, tests=tuple(sorted(NB.graded)))
-    verdicts = judge_case(lab, everything)
-    assert_full_marks(verdicts)
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
-def test_mutant(case: Case, lab) -> None:
-    verdicts = judge_case(lab, case)
-    assert_verdict(case, verdicts)
-
-
-def test_a_broken_scores_costs_only_its_own_points(lab) -> None:
-    """1.4 uses scores() from 1.1; a 1.1 bug is not charged to 1.4 again."""
-    broken = next(c for c in CASES if c.id == "1.1-bug-no-bias")
-    verdicts = judge_case(lab, dataclasses.replace(broken, tests=("1_1", "1_4")))
-    assert verdicts["1_1"].score == 0
-    assert verdicts["1_4"].score == verdicts["1_4"].max_score, verdicts["1_4"].message

@@ -1,27 +1,14 @@
-"""Mutation corpus for Lab 4's judges (autograder/judges/lab4_positional_encoding.py).
-
-Every BUG variant of an answer cell must lose its task's points with a message that names the cause; every OK
-variant (a correct answer written differently) must get full marks. One runner (the grading engine's kernel,
-without the sandbox, which tests/grader/test_sandbox.py covers) holds the solution's notebook state in fast
-mode; per case the answer cell is replaced, the task's judges run exactly as the engine runs them, and the
-solution's cell is put back.
-"""
+"""Lab 4's mutation corpus (the judges: autograder/judges/lab4_positional_encoding.py): each BUG variant of an answer cell must lose
+its task's points with a message naming the cause; each OK variant, a correct answer written another way, must
+keep full marks. ``test_contract.py`` runs them; what is particular to this lab is here."""
 from __future__ import annotations
 
-import ast
-import json
-import re
-import time
-from types import SimpleNamespace
-from pathlib import Path
+import functools
 
-import pytest
+from harness import LabSpec, Notebook, bug, ok, src, with_tests
 
-from lab_harness import Case, Notebook, assert_full_marks, assert_verdict, bug, ok, run_case, src, with_tests
-
-ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab4_positional_encoding"
-NB = Notebook(ROOT / "solutions" / LAB / f"{LAB}.ipynb")
+NB = Notebook.of(LAB)
 
 ANSWERS = ("4_1_code", "4_2_code", "4_3_code", "4_4_code", "4_5_code", "4_6_code")
 TESTS = {
@@ -37,20 +24,10 @@ FIT, MEMORISE_PE, MEMORISE_GAUSSIAN = "4_2_psnr+1", "4_3+2", "4_4+2"
 SELECTION, FINALS = "4_5_split+1", "4_5_select+1"
 
 
-
-
 P = NB.patched
-
-
-def replace_def(key: str, name: str, new: str) -> str:
-    """The cell ``key`` with its top-level ``def``/``class`` ``name`` replaced by ``new``."""
-    cell = NB.source(key)
-    lines = cell.splitlines()
-    for node in ast.parse(cell).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-            return "\n".join(lines[:start] + src(new).splitlines() + lines[node.end_lineno:])
-    raise ValueError(f"cell {key} defines no {name}")
+mlp = functools.partial(NB.replace_def, "4_2_code", "make_mlp")   # mlp(source): the cell with make_mlp replaced
+loop = functools.partial(NB.replace_def, "4_2_code", "train_mlp")   # loop(source): the cell with train_mlp replaced
+psnr = functools.partial(NB.replace_def, "4_2_code", "psnr")   # psnr(source): the cell with psnr replaced
 
 
 # --------------------------------------------------------------------------- 4.1 coordinates
@@ -142,18 +119,6 @@ def make_mlp(in_features: int, hidden: int = 256) -> nn.Module:
         nn.Linear(hidden, 3), nn.Sigmoid(),
     )
 '''
-
-
-def mlp(text: str) -> str:
-    return replace_def("4_2_code", "make_mlp", text)
-
-
-def loop(text: str) -> str:
-    return replace_def("4_2_code", "train_mlp", text)
-
-
-def psnr(text: str) -> str:
-    return replace_def("4_2_code", "psnr", text)
 
 
 OUT = "        nn.Linear(hidden, 3), nn.Sigmoid(),"
@@ -523,11 +488,11 @@ CASES_4_4 = [
 
 
 def split(text: str) -> str:
-    return replace_def("4_5_code", "grid_split", text)
+    return NB.replace_def("4_5_code", "grid_split", text)
 
 
 def selection(text: str) -> str:
-    return replace_def("4_5_code", "select_encoding", text)
+    return NB.replace_def("4_5_code", "select_encoding", text)
 
 
 SPLIT_RET = "    return index[0::2, 0::2].reshape(-1), index[1::2, 1::2].reshape(-1)"
@@ -752,120 +717,17 @@ CASES = CASES_4_1 + CASES_4_2 + CASES_4_3 + CASES_4_4 + CASES_4_5 + CASES_4_6
 CASES = with_tests(CASES, TESTS.__getitem__)
 
 
-# --------------------------------------------------------------------------- the runner
+GRADED = {"4_1", "4_2", "4_2_train", "4_2_psnr", "4_3", "4_4", "4_5_memorise", "4_5_split", "4_5_select",
+          "4_5_generalise", "4_6"}
+SPEC = LabSpec(LAB, tuple(key for key in NB.keys if key not in NB.graded))
+DATA_SET = None
+FULL_MARKS = tuple(k for k in NB.keys if k in NB.graded)
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """One kernel with the solution's notebook state (every plain and answer cell), in fast mode."""
-    from course.grader.engine import Session, runner_env
-    from course.grader.judge import Context, load_judges, load_reference
-    from course.grader.launch import PlainLauncher
-
-    work = tmp_path_factory.mktemp("lab4")
-    keys = [key for key in NB.keys if key not in NB.graded]
-    session = Session([NB.source(k) for k in keys], work, runner_env(work, None), PlainLauncher, cell_timeout=300)
-    session.run(time.monotonic() + 900)
-    assert not session.failures, session.failures
-    record = ROOT / "autograder" / "references" / f"{LAB}.json"
-    shared = Context(kernel=None, ref=load_reference(ROOT, LAB), lab=LAB, fast=True, submission=work,
-                     reference_values=json.loads(record.read_text())["results"] if record.exists() else {})
-    yield SimpleNamespace(session=session, shared=shared, judges=load_judges(ROOT, LAB), keys=keys)
-    session.close()
-
-
-def judge_case(lab, answer_key: str, source: str, tests: tuple[str, ...]) -> dict:
-    """Replace one cell, run the given judges as the engine does, put the solution's cell back."""
-    return run_case(lab, NB, answer_key, source, tests)
-
-
-# --------------------------------------------------------------------------- tests
-
-
-def test_cell_layout() -> None:
+def check_layout() -> None:
+    """The plain cells this corpus names are what it thinks they are."""
     assert "def fit(" in NB.source(FIT) and 'memorise("raw (x, y)"' in NB.source(FIT)
     assert 'memorise("PE L=6"' in NB.source(MEMORISE_PE)
     assert 'memorise("Gaussian σ=10"' in NB.source(MEMORISE_GAUSSIAN)
     assert "select_encoding(candidates, pixels, train_idx" in NB.source(SELECTION)
     assert "generalised[_name] = {" in NB.source(FINALS)
-    assert NB.graded == {"4_1", "4_2", "4_2_train", "4_2_psnr", "4_3", "4_4", "4_5_memorise", "4_5_split", "4_5_select",
-                         "4_5_generalise", "4_6"}
-    for key in NB.graded:
-        assert "### BEGIN HIDDEN TESTS" not in NB.source(key), f"{key}: hidden tests belong in autograder/judges/"
-    assert len({c.id for c in CASES}) == len(CASES), "duplicate case ids"
-
-
-def test_every_graded_cell_has_a_judge() -> None:
-    from course.grader.judge import load_judges
-
-    assert set(load_judges(ROOT, LAB)) == NB.graded
-
-
-def test_solution_gets_full_marks(lab) -> None:
-    order = [k for k in NB.keys if k in NB.graded]
-    verdicts = judge_case(lab, "4_1_code", NB.source("4_1_code"), tuple(order))
-    assert_full_marks(verdicts)
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
-def test_mutant(case: Case, lab) -> None:
-    verdicts = judge_case(lab, case.answer, case.source, case.tests)
-    assert_verdict(case, verdicts)
-
-
-def test_a_bug_in_4_2_costs_only_its_own_points(lab) -> None:
-    """Selection and the sweep train with make_mlp; with a broken MLP their judges skip what depends on it."""
-    broken = next(c for c in CASES if c.id == "4.2-bug-no-sigmoid")
-    verdicts = judge_case(lab, "4_2_code", broken.source, ("4_2", "4_2_train", "4_2_psnr", "4_5_select", "4_6"))
-    assert verdicts["4_2"].score == 0
-    assert all(verdicts[g].score == verdicts[g].max_score for g in ("4_2_train", "4_2_psnr", "4_5_select", "4_6")), verdicts
-
-
-def test_a_bug_in_4_4_costs_only_its_own_points(lab) -> None:
-    broken = next(c for c in CASES if c.id == "4.4-bug-resampled-every-call")
-    verdicts = judge_case(lab, "4_4_code", broken.source, ("4_4", "4_6"))
-    assert verdicts["4_4"].score == 0
-    assert verdicts["4_6"].score == verdicts["4_6"].max_score, verdicts
-
-
-def test_finalists_chosen_by_hand_are_caught(lab) -> None:
-    """Editing the selection cell so that the reported best is not the validation winner loses 4.5 (generalise)."""
-    edited = NB.source(SELECTION) + '\nbest = min(val_psnr, key=val_psnr.get)'
-    verdicts = judge_case(lab, SELECTION, edited, ("4_5_generalise",))
-    assert verdicts["4_5_generalise"].score == 0
-    assert re.search(r"4\.5: .*highest validation PSNR", verdicts["4_5_generalise"].message), verdicts
-
-
-def test_finalists_trained_on_the_held_out_grid_are_caught(lab) -> None:
-    edited = NB.patched(FINALS, ("_model, _curves = fit(_features[train_idx], pixels[train_idx],",
-                                 "_model, _curves = fit(_features[held_out_idx], pixels[held_out_idx],"))
-    verdicts = judge_case(lab, FINALS, edited, ("4_5_generalise",))
-    assert verdicts["4_5_generalise"].score == 0
-    assert re.search(r"4\.5: .*(should never have seen|records a held-out PSNR)", verdicts["4_5_generalise"].message), verdicts
-    verdicts = judge_case(lab, FINALS, NB.source(FINALS), ("4_5_generalise",))
-    assert verdicts["4_5_generalise"].score == 1, verdicts
-
-
-def test_the_gpu_size_runs_on_a_cpu() -> None:
-    """No GPU is lent to the course: the 256-pixel path of the solution's functions runs here, a step at a time."""
-    import contextlib
-    import io
-
-    import torch
-
-    from course.grader.judge import load_reference
-    from course.images import load_image
-
-    ref = load_reference(ROOT, LAB)
-    image = load_image(size=256)
-    coords, pixels = ref.pixel_coordinates(256, 256), image.reshape(-1, 3)
-    train_idx, held_out_idx = ref.grid_split(256, 256)
-    assert coords.shape == (65536, 2) and len(train_idx) == len(held_out_idx) == 128 * 128
-    candidates = {"PE L=8": ref.positional_encoding(coords, 8), "Gaussian σ=10": ref.GaussianFourierFeatures(10.0)(coords)}
-    with contextlib.redirect_stderr(io.StringIO()):
-        best, scores = ref.select_encoding(candidates, pixels, train_idx, steps=1, lr=1e-3)
-        sweep = ref.sweep_sigma([10.0], coords, pixels, train_idx, held_out_idx, steps=1, lr=1e-3)
-    assert best in candidates and len(scores) == 2
-    with torch.no_grad():
-        drawn = sweep[10.0][2](coords).reshape(256, 256, 3)
-    assert drawn.shape == image.shape and 0 <= drawn.min() and drawn.max() <= 1

@@ -1,30 +1,15 @@
-"""Mutation corpus for Lab 3's judges (autograder/judges/lab3_mlp_mnist.py).
-
-Every BUG variant of an answer cell must lose its task's points with a message that names the cause; every OK
-variant (a correct answer written differently) must get full marks. One runner (the grading engine's kernel,
-without the sandbox, which tests/grader/test_sandbox.py covers) holds the solution's notebook state in fast
-mode; per case the answer cell is replaced, the task's judges run exactly as the engine runs them, and the
-solution's cell is put back.
-"""
+"""Lab 3's mutation corpus (the judges: autograder/judges/lab3_mlp_mnist.py): each BUG variant of an answer cell must lose
+its task's points with a message naming the cause; each OK variant, a correct answer written another way, must
+keep full marks. ``test_contract.py`` runs them; what is particular to this lab is here."""
 from __future__ import annotations
 
-import dataclasses
-import json
-import re
-import shutil
 import textwrap
-import time
-from types import SimpleNamespace
-from pathlib import Path
 
-import pytest
+from harness import LabSpec, Notebook, bug, ok, reference_file, src, with_tests
 
-from lab_harness import Case, Notebook, assert_full_marks, assert_verdict, bug, ok, src, with_tests
-
-ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab3_mlp_mnist"
-NB = Notebook(ROOT / "solutions" / LAB / f"{LAB}.ipynb")
-CHECKPOINT = ROOT / "autograder" / "references" / LAB / "lab3_best.pt"
+NB = Notebook.of(LAB)
+CHECKPOINT = reference_file(LAB, "lab3_best.pt")
 
 # The plain cells, by position (test_cell_layout checks they are what we think).
 SETUP, DATA = "start+1", "start+2"
@@ -400,119 +385,17 @@ CASES += [
 CASES = with_tests(CASES, lambda task: TIERS if task == "3.6" else (task.replace(".", "_"),))
 
 
-# --------------------------------------------------------------------------- the runner
+GRADED = {"3_1", "3_2", "3_3", "3_4", "3_5", "3_5_results", *TIERS}
+SPEC = LabSpec(LAB, (SETUP, DATA, *ANSWERS[:-1], SWEEP, REPORT, "3_6_code"), fresh=ANSWERS,
+               handed_in={"lab3_best.pt": CHECKPOINT}, datasets=True)
+DATA_SET = "mnist"
+FULL_MARKS = tuple(sorted(NB.graded))
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """One kernel with the solution's notebook state (setup, data, answers, sweep, report), in fast mode."""
-    from course.grader.engine import Session, runner_env
-    from course.grader.judge import Context, load_judges, load_reference
-    from course.grader.launch import PlainLauncher
-    from course.data import DataNotFoundError, data_root
-
-    try:
-        from course.grader.helpers import mnist
-        mnist()
-    except DataNotFoundError as exc:
-        pytest.skip(f"no MNIST copy: {exc}")
-    work = tmp_path_factory.mktemp("lab3")
-    pristine = tmp_path_factory.mktemp("handed-in")
-    shutil.copy(CHECKPOINT, pristine / "lab3_best.pt")
-    keys = [SETUP, DATA, *ANSWERS[:-1], SWEEP, REPORT, "3_6_code"]
-    session = Session([NB.source(k) for k in keys], work, runner_env(work, data_root()), PlainLauncher,
-                      cell_timeout=300)
-    session.run(time.monotonic() + 900)
-    assert not session.failures, session.failures
-    shared = Context(kernel=None, ref=load_reference(ROOT, LAB), lab=LAB, fast=True, submission=pristine,
-                     reference_values=json.loads((ROOT / "autograder" / "references" / f"{LAB}.json").read_text())["results"])
-    yield SimpleNamespace(session=session, shared=shared, judges=load_judges(ROOT, LAB), keys=keys)
-    session.close()
-
-
-def judge_case(lab, task: str, answer_key: str, source: str, tests: tuple[str, ...]) -> dict[str, "TestResult"]:
-    """Replace one answer cell, run the task's judges as the engine does, put the solution's cell back."""
-    from course.grader.engine import _fresh_kernels, _judge_one
-
-    session = lab.session
-    deadline = time.monotonic() + 600
-    if session.kernel is None or session.kernel.dead:
-        session.revive(deadline)
-    session.kernel.run_cell(source, timeout=120)   # an error here is what a student's run would show, not a verdict
-    from course.grader.engine import Session
-    from course.grader.launch import PlainLauncher
-
-    cells = [NB.source(SETUP)] + [source if key == answer_key else NB.source(key) for key in ANSWERS]
-    fresh = _fresh_kernels(Session(cells, session.workdir, session.env, PlainLauncher, ran=list(range(len(cells)))),
-                           lab.shared.submission, PlainLauncher, 120, deadline)
-    shared = dataclasses.replace(lab.shared, cache={}, notes=[], recorded={}, fresh_kernel=fresh)
-    try:
-        verdicts = {}
-        for gid in tests:
-            v = _judge_one(gid, 1.0, lab.judges, session, shared, deadline, list(range(len(lab.keys))))
-            shared.cache[("passed", gid)] = v.score == v.max_score
-            verdicts[gid] = v
-    finally:
-        fresh.close_all()
-        if session.kernel is None or session.kernel.dead:
-            session.revive(deadline)
-        session.kernel.run_cell(NB.source(answer_key), timeout=120)
-    return verdicts
-
-
-# --------------------------------------------------------------------------- tests
-
-
-def test_cell_layout() -> None:
+def check_layout() -> None:
+    """The plain cells this corpus names are what it thinks they are."""
     assert NB.keys[:2] == [SETUP, DATA]
     assert "mnist_splits(" in NB.source(DATA)
     assert "run_sweep(" in NB.source(SWEEP) and "display_error_curves(" in NB.source(CURVES)
     assert "select_best(histories)" in NB.source(REPORT)
     assert 'load_model(build_best_model, "lab3_best.pt")' in NB.source(LOOK)
-    assert NB.graded == {"3_1", "3_2", "3_3", "3_4", "3_5", "3_5_results", *TIERS}
-    for key in NB.graded:
-        assert "### BEGIN HIDDEN TESTS" not in NB.source(key), f"{key}: hidden tests belong in autograder/judges/"
-    assert len({c.id for c in CASES}) == len(CASES), "duplicate case ids"
-
-
-def test_every_graded_cell_has_a_judge() -> None:
-    from course.grader.judge import load_judges
-
-    assert set(load_judges(ROOT, LAB)) == NB.graded
-
-
-def test_solution_gets_full_marks(lab) -> None:
-    verdicts = judge_case(lab, "3.1", "3_1_code", NB.source("3_1_code"), tuple(sorted(NB.graded)))
-    assert_full_marks(verdicts)
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
-def test_mutant(case: Case, lab) -> None:
-    verdicts = judge_case(lab, case.task, case.answer, case.source, case.tests)
-    assert_verdict(case, verdicts)
-
-
-def test_a_broken_mlp_costs_only_its_own_points(lab) -> None:
-    """Tasks 3.2, 3.3 and 3.5 judge with models of their own: a 3.1 bug is not charged twice."""
-    broken = next(c for c in CASES if c.id == "3.1-bug-no-relu")
-    verdicts = judge_case(lab, "3.1", "3_1_code", broken.source, ("3_1", "3_2", "3_3", "3_5"))
-    assert verdicts["3_1"].score == 0
-    assert all(verdicts[g].score == verdicts[g].max_score for g in ("3_2", "3_3", "3_5")), verdicts
-
-
-def test_report_chosen_on_the_test_set_is_caught(lab) -> None:
-    """Editing the report cell to pick a run by *test* error loses 3.5 (results)."""
-    by_test = NB.patched(REPORT, ("best_lr, best_epoch = select_best(histories)", textwrap.dedent("""\
-        def _test_err(lr):
-            m = histories[lr].load_best(MLP()).eval()
-            with torch.no_grad():
-                return (m(data.test_x.cpu()).argmax(1) != data.test_y.cpu()).float().mean().item()
-        best_lr = min(histories, key=_test_err)
-        best_epoch = histories[best_lr].best_epoch
-        best_lr = best_lr if best_lr != select_best(histories)[0] else [lr for lr in histories if lr != best_lr][0]
-        best_epoch = histories[best_lr].best_epoch""")))
-    verdicts = judge_case(lab, "3.5", REPORT, by_test, ("3_5_results",))
-    assert verdicts["3_5_results"].score == 0
-    assert re.search(r"3\.5: .*select_best picks", verdicts["3_5_results"].message), verdicts
-    verdicts = judge_case(lab, "3.5", REPORT, NB.source(REPORT), ("3_5_results",))
-    assert verdicts["3_5_results"].score == 1, verdicts
