@@ -304,7 +304,10 @@ def test_the_fault_fixtures_hold_as_an_ordinary_user():
         user = probe_user()
     except UnavailableError as exc:
         skip_or_fail(str(exc))
-    done = user.run(".venv/bin/python -m pytest -q -p no:cacheprovider -m slow tests/grader/test_engine_faults.py",
+    # A fresh --basetemp of the user's own: /tmp/pytest-of-<user> may be left by an earlier user of that name
+    # (another uid), which pytest refuses to use.
+    done = user.run('t="$(mktemp -d)"; .venv/bin/python -m pytest -q -p no:cacheprovider -m slow '
+                    '--basetemp "$t/pytest" tests/grader/test_engine_faults.py; rc=$?; rm -rf "$t"; exit $rc',
                     env={"COURSE_DATA": os.environ.get("COURSE_DATA", ""), "CI": "true"}, timeout=1800)
     tail = done.stdout[-3000:] + done.stderr[-2000:]
     assert done.returncode == 0, tail
