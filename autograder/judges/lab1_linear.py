@@ -6,6 +6,7 @@ one task does not cost the points of another.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -15,6 +16,7 @@ from course.grader.judge import Context, Fail, close, judge
 from course.grader.kernel import RemoteError
 from course.grader.toolkit import (
     call,
+    call_forbidding,
     checkpoint_tier,
     cifar10,
     find_param,
@@ -61,13 +63,22 @@ def _naive_softmax(S: torch.Tensor, dim: int = 1) -> torch.Tensor:
     return e / e.sum(dim=dim, keepdim=True)
 
 
+# The text asks for tensor operations, not F.softmax / F.cross_entropy: every library route to them (F.softmax,
+# torch.softmax, Tensor.softmax, nn.Softmax; F.cross_entropy, F.nll_loss, nn.CrossEntropyLoss) fails while the
+# student's functions run. log_softmax and logsumexp are tensor operations the text allows.
+_from_scratch = functools.partial(
+    call_forbidding, ops=["^_?softmax", "^nll_loss", "cross_entropy"],
+    rule="the text asks for softmax and cross-entropy from tensor operations (exp, logsumexp, indexing), "
+         "not F.softmax / F.cross_entropy")
+
+
 @judge("1_2")
 def softmax_cross_entropy(ctx: Context) -> None:
     k = ctx.kernel
     g = torch.Generator().manual_seed(12)
     S = torch.randn(6, 4, generator=g, dtype=torch.float64) * 3      # N=6 ≠ C=4: a wrong dim shows
     y = torch.tensor([0, 3, 1, 3, 2, 0])
-    P = tensor(ctx, call(ctx, "softmax(S)", k.ns.softmax, k.value(S)), "softmax(S)", (6, 4), double=True)
+    P = tensor(ctx, _from_scratch(ctx, "softmax(S)", k.ns.softmax, k.value(S)), "softmax(S)", (6, 4), double=True)
     ref = F.softmax(S, dim=1)
     if not close(P, ref, rtol=0, atol=1e-9):
         if close(P, F.softmax(S, dim=0), rtol=0, atol=1e-9):
@@ -76,15 +87,15 @@ def softmax_cross_entropy(ctx: Context) -> None:
         raise Fail(f"1.2: softmax(S) differs from exp(S) / Σ_k exp(S) row by row by up to {(P - ref).abs().max():.3g}")
     big = torch.tensor([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0], [-1000.0, -1000.0, -1000.0]],
                        dtype=torch.float64)
-    Pb = tensor(ctx, call(ctx, "softmax of scores ±1000", k.ns.softmax, k.value(big)), "softmax(S)", (3, 3), double=True)
+    Pb = tensor(ctx, _from_scratch(ctx, "softmax of scores ±1000", k.ns.softmax, k.value(big)), "softmax(S)", (3, 3), double=True)
     if not bool(torch.isfinite(Pb).all()) or not close(Pb, F.softmax(big, dim=1), rtol=0, atol=1e-9):
         raise Fail("1.2: softmax of scores like ±1000 gives NaN/inf or wrong values — exp(1000) overflows; subtract "
                    "each row's maximum score before exp (softmax does not change)")
-    Pf = tensor(ctx, call(ctx, "softmax of float32 scores", k.ns.softmax, k.value(S.float())), "softmax(S)", (6, 4), double=True)
+    Pf = tensor(ctx, _from_scratch(ctx, "softmax of float32 scores", k.ns.softmax, k.value(S.float())), "softmax(S)", (6, 4), double=True)
     if not close(Pf, ref, rtol=0, atol=1e-5):
         raise Fail("1.2: softmax of float32 scores is wrong — it must work for any floating dtype")
 
-    loss = number(ctx, call(ctx, "cross_entropy(S, y)", k.ns.cross_entropy, k.value(S), k.value(y)), "cross_entropy(S, y)", "one number")
+    loss = number(ctx, _from_scratch(ctx, "cross_entropy(S, y)", k.ns.cross_entropy, k.value(S), k.value(y)), "cross_entropy(S, y)", "one number")
     expected = F.cross_entropy(S, y).item()
     if not math.isclose(loss, expected, rel_tol=0, abs_tol=1e-6):
         per = -F.log_softmax(S, dim=1)[torch.arange(6), y]
@@ -101,13 +112,13 @@ def softmax_cross_entropy(ctx: Context) -> None:
         raise Fail(f"1.2: cross_entropy(S, y) is {loss:.6f}, expected {expected:.6f} (F.cross_entropy)"
                    + (f" — it {why}" if why else ""))
     yb = torch.tensor([1, 0, 2])
-    lb = call(ctx, "cross_entropy of scores ±1000", k.ns.cross_entropy, k.value(big), k.value(yb))
+    lb = _from_scratch(ctx, "cross_entropy of scores ±1000", k.ns.cross_entropy, k.value(big), k.value(yb))
     lb = number(ctx, lb, "cross_entropy(S, y)", "one number")
     want = F.cross_entropy(big, yb).item()
     if not math.isfinite(lb) or not math.isclose(lb, want, rel_tol=1e-9, abs_tol=1e-6):
         raise Fail(f"1.2: cross_entropy of scores like ±1000 is {lb}, expected {want:.4f} — log(softmax) underflows "
                    "to log(0); compute log p = s_y − logsumexp(s) (torch.logsumexp, or subtract the row max first)")
-    lf = number(ctx, call(ctx, "cross_entropy of float32 scores", k.ns.cross_entropy, k.value(S.float()), k.value(y)), "cross_entropy(S, y)", "one number")
+    lf = number(ctx, _from_scratch(ctx, "cross_entropy of float32 scores", k.ns.cross_entropy, k.value(S.float()), k.value(y)), "cross_entropy(S, y)", "one number")
     if not math.isclose(lf, expected, rel_tol=1e-5, abs_tol=1e-5):
         raise Fail("1.2: cross_entropy of float32 scores is wrong — it must work for any floating dtype")
 
@@ -293,14 +304,15 @@ def train_linear(ctx: Context) -> None:
     # model's own initial weights (a run with lr = 0 shows them), with torch's optimisers.
     for opt_name, lr in (("sgd", 0.2), ("adam", 0.05)):
         start = k.fetch(run(optimiser=opt_name, lr=0.0, lam=0.0, n_epochs=1, batch_size=800)[0].state_dict())
-        end = k.fetch(run(optimiser=opt_name, lr=lr, lam=0.0, n_epochs=5, batch_size=800)[0].state_dict())
+        end_model, _, logged = run(optimiser=opt_name, lr=lr, lam=0.0, n_epochs=5, batch_size=800)
+        end = k.fetch(end_model.state_dict())
         W0, W5 = _weight(start), _weight(end)
         b0 = next((t for t in start.values() if torch.is_tensor(t) and t.numel() == 10 and t.ndim <= 2
                    and t.is_floating_point() and t is not W0), None)
         if W0 is None or W5 is None or b0 is None:
             raise Fail("1.5: the model should be linear: one weight matrix W and a bias b of 10 numbers")
         transposed = tuple(W0.shape) == (12, 10)
-        expected = {}
+        expected, before, val_after = {}, [], []
         for bug in (None, "no zero_grad", "no momentum"):
             Wt = (W0.T if transposed else W0).double().clone().requires_grad_(True)
             bt = b0.reshape(10).double().clone().requires_grad_(True)
@@ -309,8 +321,13 @@ def train_linear(ctx: Context) -> None:
             for _ in range(5):
                 if bug != "no zero_grad":
                     opt.zero_grad()
-                F.cross_entropy(Xtr.double() @ Wt.T + bt, ytr).backward()
+                loss = F.cross_entropy(Xtr.double() @ Wt.T + bt, ytr)
+                loss.backward()
                 opt.step()
+                if bug is None:
+                    before.append(loss.item())
+                    with torch.no_grad():
+                        val_after.append(F.cross_entropy(Xv.double() @ Wt.T + bt, yv).item())
             expected[bug] = Wt.detach().T if transposed else Wt.detach()
         if not close(W5, expected[None], rtol=1e-3, atol=1e-5):
             why = {"no zero_grad": "gradients accumulate from step to step — call opt.zero_grad() before each "
@@ -322,6 +339,26 @@ def train_linear(ctx: Context) -> None:
                        f"{(W5.double() - expected[None]).abs().max():.3g}"
                        + (f" — {hint}" if hint else " — one step per minibatch on the mean loss, with the optimiser "
                           "and learning rate asked for"))
+        if not ctx.failed("1_2", "1_4"):      # the logged losses are the student's own cross_entropy's
+            _logged_losses_by_definition(opt_name, lr, logged, before, val_after)
+    # The logged training loss is the epoch's mean, whatever the batches: at lr = 0 the weights stay the initial
+    # ones, so every epoch's training loss is the loss of those weights on the whole training split (plus λ‖W‖²,
+    # which the text lets you include or not). Four equal batches make the mean over examples and the mean of the
+    # batches' means the same number, and tell both from one batch's loss and from the sum.
+    if not ctx.failed("1_2", "1_4"):
+        model0, _, still = run(optimiser="sgd", lr=0.0, lam=0.5, n_epochs=2, batch_size=200)
+        W0 = _weight(k.fetch(model0.state_dict()))
+        data = F.cross_entropy(k.fetch(model0(k.value(Xtr))).double(), ytr).item()
+        penalty = 0.5 * W0.double().pow(2).sum().item() if W0 is not None else 0.0
+        for v in still["train_loss"]:
+            if math.isclose(v, data, rel_tol=1e-4) or math.isclose(v, data + penalty, rel_tol=1e-4):
+                continue
+            summed = any(math.isclose(v, 800 * data + n * penalty, rel_tol=1e-3) for n in (0, 4, 800))
+            why = ("the loss summed over the epoch's examples — log the mean" if summed else
+                   "the epoch's mean training loss is the mean over all its minibatches (one batch's loss is not it)")
+            raise Fail(f"1.5: with lr = 0 (the weights never move) and 4 batches of 200, train_loss logged {v:.5f}; "
+                       f"the training loss of those weights is {data:.5f} ({data + penalty:.5f} with the penalty) — "
+                       f"{why}")
     # SGD must learn too.
     _, _, sgd = run(optimiser="sgd", lr=0.05)
     if sgd["train_loss"][-1] > sgd["train_loss"][0] * 0.9:
@@ -335,6 +372,30 @@ def train_linear(ctx: Context) -> None:
     if not large.norm() < 0.5 * small.norm():
         raise Fail(f"1.5: λ = 1 leaves ‖W‖ at {large.norm():.3f} (λ = 0: {small.norm():.3f}) — minimise "
                    "regularised_loss, with the lam argument, not the data loss alone")
+
+
+def _logged_losses_by_definition(opt_name: str, lr: float, logged: dict, before: list[float],
+                                 val_after: list[float]) -> None:
+    """One full batch per epoch: the epoch's training loss is the loss before its step, the validation loss the
+    loss after it; the reference run gives both, from the same initial weights."""
+    train = logged["train_loss"]
+    if not all(math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-5) for a, b in zip(train, before)):
+        after = before[1:] + [None]
+        if all(math.isclose(a, 800 * b, rel_tol=1e-3) for a, b in zip(train, before)):
+            why = "the loss summed over the epoch's 800 examples — log the mean"
+        elif all(b is None or math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-5) for a, b in zip(train, after)):
+            why = ("the loss after the epoch's update — log the losses computed while training (before opt.step()), "
+                   "not the loss measured again afterwards")
+        else:
+            why = "the epoch's mean training loss is the mean of the losses of its minibatches"
+        raise Fail(f"1.5: with one full batch per epoch (optimiser='{opt_name}', lr {lr}, λ = 0), train_loss logged "
+                   f"{', '.join(f'{v:.4f}' for v in train)}; the losses before each step are "
+                   f"{', '.join(f'{v:.4f}' for v in before)} — {why}")
+    val = logged["val_loss"]
+    if not all(math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-5) for a, b in zip(val, val_after)):
+        raise Fail(f"1.5: with one full batch per epoch (optimiser='{opt_name}', lr {lr}), val_loss logged "
+                   f"{', '.join(f'{v:.4f}' for v in val)}; the validation cross-entropy after each epoch's step is "
+                   f"{', '.join(f'{v:.4f}' for v in val_after)} — measure it after the epoch's training")
 
 
 # --------------------------------------------------------------------------- 1.5 selection

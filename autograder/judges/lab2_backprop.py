@@ -500,13 +500,18 @@ def _grads_dict(obj, task: str) -> dict:
 
 
 def _no_autograd_call(ctx: Context, fn, *args, **kwargs):
-    """fn(*args, **kwargs) in the sandbox with autograd switched off (gradients must be computed by hand)."""
-    rtorch = ctx.kernel.module("torch")
+    """fn(*args, **kwargs) in the sandbox with autograd switched off, as the text says, and its engine made to fail
+    (so ``torch.enable_grad()`` and ``backward()``, ``torch.autograd.grad`` or ``torch.func`` cannot get around it):
+    gradients must be computed by hand."""
+    k = ctx.kernel
+    rtorch = k.module("torch")
+    guard = k.module("course.grader.forbid").forbidding
     rtorch.set_grad_enabled(False)
     try:
-        return fn(*args, **kwargs)
+        return guard(fn, *args, autograd=True, **kwargs)
     except RemoteError as exc:
-        if "does not require grad" in exc.evalue or "does not have a grad_fn" in exc.evalue:
+        if (exc.ename == "ForbiddenOperation" or "does not require grad" in exc.evalue
+                or "does not have a grad_fn" in exc.evalue):
             raise Fail(f"{ctx.task}: your code uses autograd ({exc.evalue[:120]}) — compute the gradients yourself "
                        "with tensor operations") from None
         raise

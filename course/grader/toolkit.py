@@ -1,7 +1,8 @@
 """The judges' toolkit: what every lab's judges need, in one place (``tests/grader/test_toolkit.py``).
 
 * numbers and tensors from the sandbox, with a clear failure when the student's code returned something else;
-* calling a student's function, its exception becoming the task's verdict;
+* calling a student's function, its exception becoming the task's verdict, also with the operations its task
+  forbids made to fail (:mod:`~course.grader.forbid`, loaded in the sandbox);
 * a local network copied into the sandbox (same architecture and weights);
 * the reference SGD epoch, correct or with a known bug;
 * judge-side data, remote histories, and re-measuring saved weights into checkpoint tiers.
@@ -25,7 +26,7 @@ from ..data import cifar10_splits, mnist_splits
 from .judge import Context, Fail, judge
 from .kernel import Kernel, Remote, RemoteError
 
-__all__ = ["number", "tensor", "call", "remote_copy", "sgd_epoch", "checkpoint_tier", "judge_tiers", "mnist", "cifar10",
+__all__ = ["number", "tensor", "call", "call_forbidding", "remote_copy", "sgd_epoch", "checkpoint_tier", "judge_tiers", "mnist", "cifar10",
            "remote_history", "history_fields", "find_param", "checkpoint_error", "remote_images"]
 
 
@@ -76,6 +77,24 @@ def call(ctx: Context, what: str | None, fn: str | Remote, *args: Any, **kwargs:
     except RemoteError as exc:
         if what is None:
             what = f"{fn}({', '.join([_shown(a) for a in args] + [f'{n}={v!r}' for n, v in kwargs.items()])})"
+        raise Fail(f"{ctx.task}: {what} raised {exc}") from None
+
+
+def call_forbidding(ctx: Context, what: str, fn: str | Remote, *args: Any, rule: str, ops: Sequence[str] = (),
+                    calls: Sequence[str] = (), autograd: bool = False, **kwargs: Any) -> Any:
+    """:func:`call` with ``ops``/``calls``/``autograd`` made to fail in the sandbox while the student's code runs.
+
+    A use of one becomes the verdict ``"<task>: <what> used <operation> — <rule>"``; every other exception is
+    reported as by :func:`call`.
+    """
+    k = ctx.kernel
+    target = getattr(k.ns, fn) if isinstance(fn, str) else fn
+    guard = k.module("course.grader.forbid").forbidding
+    try:
+        return k.fetch(guard(target, *args, ops=list(ops), calls=list(calls), autograd=autograd, **kwargs))
+    except RemoteError as exc:
+        if exc.ename == "ForbiddenOperation":
+            raise Fail(f"{ctx.task}: {what} used {exc.evalue} — {rule}") from None
         raise Fail(f"{ctx.task}: {what} raised {exc}") from None
 
 

@@ -117,3 +117,20 @@ def test_context_remembers_which_tasks_failed(ctx: Context) -> None:
     fresh.record("9_1", True)
     fresh.record("9_2", False)
     assert fresh.failed("9_1", "9_2", "9_3") == ["9_2"]
+
+
+def test_call_forbidding_names_the_rule_and_lets_allowed_code_through(ctx: Context) -> None:
+    ctx.kernel.run_cell("import torch\nimport torch.nn.functional as F\n"
+                        "def by_library(x):\n    return F.softmax(x, -1)\n"
+                        "def by_hand(x):\n    e = (x - x.amax(-1, keepdim=True)).exp()\n    return e / e.sum(-1, keepdim=True)\n"
+                        "def by_backward(x):\n    x = x.clone().requires_grad_()\n"
+                        "    with torch.enable_grad():\n        (x * x).sum().backward()\n    return x.grad", timeout=60)
+    s = torch.randn(3, 4)
+    rule = "compute softmax with tensor operations"
+    got = toolkit.call_forbidding(ctx, "softmax(S)", "by_hand", s, rule=rule, ops=["_softmax"])
+    assert torch.allclose(got, torch.softmax(s, -1))
+    with pytest.raises(Fail, match=r"^9\.2: softmax\(S\) used aten::_softmax — compute softmax with tensor operations$"):
+        toolkit.call_forbidding(ctx, "softmax(S)", "by_library", s, rule=rule, ops=["_softmax"])
+    with pytest.raises(Fail, match=r"^9\.2: grads\(x\) used autograd .* — by hand$"):
+        toolkit.call_forbidding(ctx, "grads(x)", "by_backward", s, rule="by hand", autograd=True)
+    assert torch.equal(toolkit.call(ctx, None, "by_backward", s), 2 * s)   # restored in the sandbox too

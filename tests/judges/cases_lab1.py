@@ -79,6 +79,35 @@ CASES_1_2 = [
         r"1\.2: .*\+log p"),
     bug("1.2", "ce-first-column", P("1_2_code", (CE_RET, "    return -log_p[:, 0].mean()")), r"1\.2: .*expected"),
     bug("1.2", "untouched-stub", NB.stub("1_2_code"), r"NotImplementedError"),
+    # The stated rule, by behaviour: the library's softmax and cross-entropy by any name.
+    bug("1.2", "library-softmax", src('''
+        def softmax(S):
+            return F.softmax(S, dim=1)
+
+        def cross_entropy(S, y):
+            return -(S - torch.logsumexp(S, dim=1, keepdim=True))[torch.arange(len(y)), y].mean()
+        '''), r"1\.2: softmax\(S\) used aten::_softmax — the text asks for .*not F\.softmax"),
+    bug("1.2", "tensor-method-softmax", src('''
+        def softmax(S):
+            return S.softmax(1)
+
+        def cross_entropy(S, y):
+            return -(S - torch.logsumexp(S, dim=1, keepdim=True))[torch.arange(len(y)), y].mean()
+        '''), r"1\.2: .* used aten::_softmax"),
+    bug("1.2", "library-loss-module", src('''
+        def softmax(S):
+            return torch.exp(S - torch.logsumexp(S, dim=1, keepdim=True))
+
+        def cross_entropy(S, y):
+            return torch.nn.CrossEntropyLoss()(S, y)
+        '''), r"1\.2: cross_entropy\(S, y\) used aten::(nll_loss|cross_entropy).* not F\.softmax / F\.cross_entropy"),
+    bug("1.2", "nll-of-own-log-probabilities", src('''
+        def softmax(S):
+            return torch.exp(S - torch.logsumexp(S, dim=1, keepdim=True))
+
+        def cross_entropy(S, y):
+            return F.nll_loss(S - torch.logsumexp(S, dim=1, keepdim=True), y)
+        '''), r"1\.2: .* used aten::nll_loss"),
     ok("1.2", "max-subtraction-gather", src('''
         def softmax(S):
             z = S - S.amax(dim=1, keepdim=True)
@@ -229,6 +258,30 @@ CASES_1_5 = [
         ("            total += loss.item() * len(yb)\n", "            total += loss.item() * len(yb) / len(y) * len(y)\n"),
         ("            val_scores = model(val[0])                                    # (N_val, 10)\n",
          "            val_scores = torch.cat([model(c) for c in val[0].split(64)])\n"))),
+    # What the logged numbers mean, recomputed by their definitions.
+    bug("1.5", "train-loss-after-the-update", P("1_5_code", ("        history.log(train_loss=total / len(y),",
+                                                            "        with torch.no_grad():\n"
+                                                            "            total = regularised_loss(model.weight, model.bias, X, y, lam).item() * len(y)\n"
+                                                            "        history.log(train_loss=total / len(y),")),
+        r"1\.5: .*train_loss logged .* the loss after the epoch's update — log the losses computed while training"),
+    bug("1.5", "train-loss-summed", P("1_5_code", ("train_loss=total / len(y)", "train_loss=total")),
+        r"1\.5: .*train_loss logged .*summed over the epoch's .*examples — log the mean"),
+    bug("1.5", "train-loss-last-batch", P("1_5_code", ("train_loss=total / len(y)", "train_loss=loss.item()")),
+        r"1\.5: .*train_loss logged .*(mean over all its minibatches|before each step)"),
+    bug("1.5", "val-loss-before-training", P("1_5_code",
+        ("    for _ in epochs(n_epochs, desc=f\"{optimiser} lr={lr:g} λ={lam:g}\", leave=False):\n        model.train()\n",
+         "    for _ in epochs(n_epochs, desc=f\"{optimiser} lr={lr:g} λ={lam:g}\", leave=False):\n"
+         "        with torch.no_grad():\n            val_loss = cross_entropy(model(val[0]), val[1]).item()\n"
+         "        model.train()\n"),
+        ("            val_loss = cross_entropy(val_scores, val[1]).item()\n", "")),
+        r"1\.5: .*after the epoch's training"),
+    ok("1.5", "train-loss-mean-of-batch-means-data-loss-only", P("1_5_code",
+        ("    history = History()\n", "    history = History()\n    n_batches = len(batches)\n"),
+        ("            loss = regularised_loss(model.weight, model.bias, xb, yb, lam)\n",
+         "            data_only = cross_entropy(model(xb), yb).item()             # before the step\n"
+         "            loss = regularised_loss(model.weight, model.bias, xb, yb, lam)\n"),
+        ("            total += loss.item() * len(yb)\n", "            total += data_only / n_batches\n"),
+        ("train_loss=total / len(y)", "train_loss=total"))),
     ok("1.5", "penalty-written-inline", P("1_5_code", ("regularised_loss(model.weight, model.bias, xb, yb, lam)",
                                                        "F.cross_entropy(model(xb), yb) + lam * model.weight.pow(2).sum()"))),
 ]

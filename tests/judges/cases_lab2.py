@@ -490,6 +490,23 @@ CASES_2_5 = [
             loss.backward()
             return loss.detach(), {k: v.grad for k, v in leaves.items()}
         '''), r"2\.5: your code uses autograd"),
+    # The rule by behaviour: autograd switched back on inside the function, or reached another way, still fails.
+    bug("2.5", "autograd-inside-enable-grad", src('''
+        def mlp_loss_and_grads(params, X, y):
+            with torch.enable_grad():
+                leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+                logits = torch.relu(X @ leaves["W1"] + leaves["b1"]) @ leaves["W2"] + leaves["b2"]
+                loss = F.cross_entropy(logits, y)
+                grads = torch.autograd.grad(loss, list(leaves.values()))
+            return loss.detach(), dict(zip(leaves, grads))
+        '''), r"2\.5: your code uses autograd \(autograd"),
+    bug("2.5", "torch-func-grad", src('''
+        def mlp_loss_and_grads(params, X, y):
+            def loss_of(p):
+                logits = torch.relu(X @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
+                return F.cross_entropy(logits, y)
+            return loss_of(params), torch.func.grad(loss_of)(params)
+        '''), r"2\.5: your code uses autograd \(autograd"),
     bug("2.5", "updates-params-in-place", P(C5, ('    return loss, {"W1": dW1', '    W1 -= 0.1 * dW1\n    return loss, {"W1": dW1')),
         r"2\.5: .*changed the parameters"),
     bug("2.5", "untouched-stub", NB.stub(C5), r"NotImplementedError"),

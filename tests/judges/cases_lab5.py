@@ -85,7 +85,7 @@ CASES_5_1 = [
         def conv2d(x, weight, bias=None, stride=1, padding=0):
             # the same as PyTorch's
             return F.conv2d(x, weight, bias, stride=stride, padding=padding)
-        '''), r"5\.1: .*calls F\.conv2d"),
+        '''), r"5\.1: conv2d on x .* used aten::.*conv.* — the task is to compute the convolution yourself"),
     bug("5.1", "calls-nn-Conv2d", conv('''
         def conv2d(x, weight, bias=None, stride=1, padding=0):
             layer = nn.Conv2d(weight.shape[1], weight.shape[0], weight.shape[2:], stride=stride, padding=padding,
@@ -95,7 +95,22 @@ CASES_5_1 = [
                 if bias is not None:
                     layer.bias.copy_(bias)
             return layer(x)
-        '''), r"5\.1: .*calls nn\.Conv2d"),
+        '''), r"5\.1: .* used aten::.*conv.* — .*do not call F\.conv2d or nn\.Conv2d"),
+    # The rule by behaviour: other names for the same operator fail too (a search of the source missed them).
+    bug("5.1", "conv-imported-under-another-name", conv('''
+        from torch.nn.functional import conv2d as correlate
+
+        def conv2d(x, weight, bias=None, stride=1, padding=0):
+            return correlate(x, weight, bias, stride, padding)
+        '''), r"5\.1: .* used aten::.*conv"),
+    bug("5.1", "conv-through-getattr", conv('''
+        def conv2d(x, weight, bias=None, stride=1, padding=0):
+            return getattr(torch.nn.functional, "conv" + "2d")(x, weight, bias, stride=stride, padding=padding)
+        '''), r"5\.1: .* used aten::.*conv"),
+    bug("5.1", "conv-through-aten", conv('''
+        def conv2d(x, weight, bias=None, stride=1, padding=0):
+            return torch.ops.aten.convolution(x, weight, bias, [stride] * 2, [padding] * 2, [1, 1], False, [0, 0], 1)
+        '''), r"5\.1: .* used aten::convolution"),
     bug("5.1", "size-ceil", size('''
         def conv_output_size(size, kernel, stride=1, padding=0):
             return math.ceil((size + 2 * padding - kernel) / stride) + 1
@@ -202,7 +217,20 @@ CASES_5_2 = [
     bug("5.2", "calls-F-max-pool", pool('''
         def max_pool2d(x, kernel_size=2, stride=None):
             return F.max_pool2d(x, kernel_size, stride)
-        '''), r"5\.2: .*calls F\.max_pool2d"),
+        '''), r"5\.2: max_pool2d on .* used aten::max_pool.* — the task is to pool yourself"),
+    bug("5.2", "pool-through-the-module", pool('''
+        def max_pool2d(x, kernel_size=2, stride=None):
+            return nn.MaxPool2d(kernel_size, stride)(x)
+        '''), r"5\.2: .* used aten::max_pool"),
+    bug("5.2", "pool-through-adaptive", pool('''
+        from torch.nn.functional import adaptive_max_pool2d as amp
+
+        def max_pool2d(x, kernel_size=2, stride=None):
+            stride = kernel_size if stride is None else stride
+            if stride == kernel_size and x.shape[-1] % kernel_size == 0 and x.shape[-2] % kernel_size == 0:
+                return amp(x, (x.shape[-2] // kernel_size, x.shape[-1] // kernel_size))
+            return torch.max_pool2d(x, kernel_size, stride)
+        '''), r"5\.2: .* used aten::.*max_pool"),
     bug("5.2", "reshape-trick-only", pool('''
         def max_pool2d(x, kernel_size=2, stride=None):
             B, C, H, W = x.shape
@@ -330,7 +358,7 @@ CASES_5_3 = [
         def build_lenet5() -> nn.Module:
             return LeNet5()
         ''')),
-    ok("5.3", "train-returns-mean-of-batch-means", NB.replace_def("5_3_code", "train_epoch", '''
+    bug("5.3", "train-returns-mean-of-batch-means", NB.replace_def("5_3_code", "train_epoch", '''
         def train_epoch(model, batches, opt, device):
             model.train()
             losses = []
@@ -341,7 +369,7 @@ CASES_5_3 = [
                 opt.step()
                 losses.append(loss.detach())
             return torch.stack(losses).mean().item()
-        ''')),
+        '''), r"5\.3: train_epoch returned .* the mean of the batches' means — weight each batch's loss by its size"),
     ok("5.3", "evaluate-inference-mode", NB.replace_def("5_3_code", "evaluate", '''
         @torch.inference_mode()
         def evaluate(model, batches, device):
