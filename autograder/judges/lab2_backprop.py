@@ -228,6 +228,7 @@ def numerical(ctx: Context) -> None:
     rtorch, functools_ = k.module("torch"), k.module("functools")
     g = torch.Generator().manual_seed(23)
     other = torch.randn(2, 3, generator=g, dtype=F64)
+    point = [0.3, -1.2, 0.5]
     cases = [   # (what, remote f, local f, x, h)
         ("logsumexp of a 3×4 tensor", functools_.partial(rtorch.logsumexp, dim=[0, 1]),
          lambda t: torch.logsumexp(t, dim=[0, 1]), torch.randn(3, 4, generator=g, dtype=F64), 1e-3),
@@ -236,11 +237,19 @@ def numerical(ctx: Context) -> None:
         ("the product of 5 numbers", rtorch.prod, torch.prod, torch.rand(5, generator=g, dtype=F64) + 0.5, 1e-3),
         ("a 3-norm distance of a 2×3 tensor", functools_.partial(rtorch.dist, other=k.value(other), p=3),
          lambda t: torch.dist(t, other, p=3), torch.randn(2, 3, generator=g, dtype=F64), 1e-7),
+        # The text lets f return a Python float as well as a 0-dim tensor.
+        ("a distance returned as a Python float (math.dist)", functools_.partial(k.module("math").dist, k.value(point)),
+         lambda t: math.dist(point, t.tolist()), torch.randn(3, generator=g, dtype=F64), 1e-4),
     ]
     numerical_gradient = k.ns.numerical_gradient
     for what, remote_f, local_f, x, h in cases:
         rx = k.value(x)
-        got = k.fetch(numerical_gradient(remote_f, rx, h))
+        try:
+            got = k.fetch(numerical_gradient(remote_f, rx, h))
+        except RemoteError as exc:
+            hint = (" — f may return a Python float as well as a 0-dim tensor: convert with float(f(x)), not .item()"
+                    if "float" in what and "item" in exc.evalue else "")
+            raise Fail(f"2.3: numerical_gradient of {what} (h = {h:g}) raised {exc}{hint}") from None
         after = k.fetch(rx)
         where = f"numerical_gradient of {what} (h = {h:g})"
         if not torch.is_tensor(got):

@@ -597,6 +597,9 @@ CASES_2_6 = [
 # --------------------------------------------------------------------------- more realistic mistakes and variants
 CASES_MORE = [
     bug("2.1", "plus-gate-negates-y", P("2_1_code", ("    dy = dq * 1.0 ", "    dy = -dq * 1.0 ")), r"2\.1: .*∂f/∂y .*z · 1"),
+    bug("2.3", "item-on-a-float", P("2_3_code", ("        f_plus = float(f(x))", "        f_plus = f(x).item()"),
+                                               ("        f_minus = float(f(x))", "        f_minus = f(x).item()")),
+        r"2\.3: numerical_gradient of a distance returned as a Python float .*float\(f\(x\)\), not \.item\(\)"),
     bug("2.3", "no-division-by-2h", P("2_3_code", (CENTRED, "        gflat[i] = f_plus - f_minus")),
         r"2\.3: numerical_gradient of .*differs from the centred difference"),
     bug("2.3", "rel-elementwise-not-max", P("2_3_code", ("    return float(rel.max())", "    return rel")),

@@ -370,6 +370,9 @@ CASES_5_3 = [
                 losses.append(loss.detach())
             return torch.stack(losses).mean().item()
         '''), r"5\.3: train_epoch returned .* the mean of the batches' means — weight each batch's loss by its size"),
+    bug("5.3", "evaluate-without-no-grad", P("5_3_code", ("    with torch.no_grad():\n        for x, y in batches:",
+                                                          "    if True:\n        for x, y in batches:")),
+        r"5\.3: evaluate builds autograd graphs .*torch\.no_grad\(\)"),
     ok("5.3", "evaluate-inference-mode", NB.replace_def("5_3_code", "evaluate", '''
         @torch.inference_mode()
         def evaluate(model, batches, device):
