@@ -16,6 +16,7 @@ from course.grader.kernel import RemoteError
 from course.grader.toolkit import (
     checkpoint_tier,
     find_param,
+    forward_modes,
     history_fields,
     judge_tiers,
     mnist,
@@ -196,11 +197,8 @@ def evaluate(ctx: Context) -> None:
             hint = " — you apply softmax before cross-entropy; F.cross_entropy takes logits"
         raise Fail(f"3.3: mean loss {loss:.5f}, expected {ref_loss:.5f} (mean cross-entropy per example){hint}")
     # Dropout must be off and no graph built.
-    drop = _net(12, dropout=0.5)
-    probe = k.module("course.grader.probes").ModeRecorder(remote_copy(ctx, drop))
-    probe.train()
-    out = k.fetch(k.ns.evaluate(probe, k.value(batches), _device(ctx)))
-    seen = k.fetch(probe.calls)
+    seen = forward_modes(ctx, _net(12, dropout=0.5),
+                         lambda m: k.fetch(k.ns.evaluate(m, k.value(batches), _device(ctx))))
     if not seen or any(training for training, _ in seen):
         raise Fail("3.3: evaluate ran the model in train mode (dropout active) — call model.eval()")
     if any(grad for _, grad in seen):

@@ -20,6 +20,7 @@ from course.grader.toolkit import (
     call_forbidding,
     checkpoint_tier,
     cifar10,
+    forward_modes,
     judge_tiers,
     mnist,
     number,
@@ -337,14 +338,12 @@ def loops(ctx: Context) -> None:
         raise Fail(f"5.3: evaluate gives loss {loss:.4f} and error {err:.4f}; in eval mode the model has loss "
                    f"{ref_loss:.4f} and error {ref_err:.4f} — evaluate in eval mode (model.eval()), over every batch")
     # "Without gradients", checked by behaviour: every forward call of the model records whether autograd was on.
-    probe = k.module("course.grader.probes").ModeRecorder(remote_copy(ctx, _small_net(12, dropout=0.5)))
-    probe.train()
     try:
-        k.fetch(k.ns.evaluate(probe, k.value(batches), cpu))
+        seen = forward_modes(ctx, _small_net(12, dropout=0.5),
+                             lambda m: k.fetch(k.ns.evaluate(m, k.value(batches), cpu)))
     except RemoteError as exc:
         raise Fail(f"5.3: evaluate raised {exc} on a wrapped model") from None
-    seen = k.fetch(probe.calls)
-    if seen and any(grad for _, grad in seen):
+    if any(grad for _, grad in seen):
         raise Fail("5.3: evaluate builds autograd graphs (gradients are on during its forward passes) — evaluate "
                    "under torch.no_grad(), as the text says: without gradients")
 

@@ -26,7 +26,7 @@ from ..data import cifar10_splits, mnist_splits
 from .judge import Context, Fail, judge
 from .kernel import Kernel, Remote, RemoteError
 
-__all__ = ["number", "tensor", "call", "call_forbidding", "remote_copy", "sgd_epoch", "checkpoint_tier", "judge_tiers", "mnist", "cifar10",
+__all__ = ["number", "tensor", "call", "call_forbidding", "forward_modes", "remote_copy", "sgd_epoch", "checkpoint_tier", "judge_tiers", "mnist", "cifar10",
            "remote_history", "history_fields", "find_param", "checkpoint_error", "remote_images"]
 
 
@@ -129,6 +129,15 @@ def remote_copy(ctx: Context, net: nn.Sequential) -> Remote:
         remote = remote.double()
     remote.load_state_dict(k.value(net.state_dict()))
     return remote
+
+
+def forward_modes(ctx: Context, net: nn.Module, run: Callable[[Remote], Any]) -> list[tuple[bool, bool]]:
+    """``(training, grad enabled)`` of every forward call that ``run(model)`` makes, ``model`` being a sandbox copy
+    of ``net`` left in train mode: what a function that should evaluate (eval mode, no graphs) really does."""
+    probe = ctx.kernel.module("course.grader.probes").ModeRecorder(remote_copy(ctx, net))
+    probe.train()
+    run(probe)
+    return [(bool(training), bool(grad)) for training, grad in ctx.kernel.fetch(probe.calls)]
 
 
 def sgd_epoch(net: nn.Module, batches, lr: float, momentum: float, bug: str | None = None):

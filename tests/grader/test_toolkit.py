@@ -134,3 +134,13 @@ def test_call_forbidding_names_the_rule_and_lets_allowed_code_through(ctx: Conte
     with pytest.raises(Fail, match=r"^9\.2: grads\(x\) used autograd .* — by hand$"):
         toolkit.call_forbidding(ctx, "grads(x)", "by_backward", s, rule="by hand", autograd=True)
     assert torch.equal(toolkit.call(ctx, None, "by_backward", s), 2 * s)   # restored in the sandbox too
+
+
+def test_forward_modes_records_what_an_evaluation_really_does(ctx: Context) -> None:
+    ctx.kernel.run_cell("import torch\n"
+                        "def careful(m):\n    m.eval()\n    with torch.no_grad():\n        return m(torch.ones(2, 3))\n"
+                        "def careless(m):\n    return m(torch.ones(2, 3))", timeout=60)
+    net = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5))
+    k = ctx.kernel
+    assert toolkit.forward_modes(ctx, net, lambda m: k.fetch(k.ns.careful(m))) == [(False, False)]
+    assert toolkit.forward_modes(ctx, net, lambda m: k.fetch(k.ns.careless(m))) == [(True, True)]
