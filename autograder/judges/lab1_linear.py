@@ -26,6 +26,7 @@ from course.grader.toolkit import (
     remote_history,
     remote_images,
     tensor,
+    unchanged,
 )
 
 # --------------------------------------------------------------------------- 1.1 scores and the bias trick
@@ -78,7 +79,9 @@ def softmax_cross_entropy(ctx: Context) -> None:
     g = torch.Generator().manual_seed(12)
     S = torch.randn(6, 4, generator=g, dtype=torch.float64) * 3      # N=6 ≠ C=4: a wrong dim shows
     y = torch.tensor([0, 3, 1, 3, 2, 0])
-    P = tensor(ctx, _from_scratch(ctx, "softmax(S)", k.ns.softmax, k.value(S)), "softmax(S)", (6, 4), double=True)
+    Sr = k.value(S)
+    P = tensor(ctx, _from_scratch(ctx, "softmax(S)", k.ns.softmax, Sr), "softmax(S)", (6, 4), double=True)
+    unchanged(ctx, Sr, S, "softmax(S)", "scores S")
     ref = F.softmax(S, dim=1)
     if not close(P, ref, rtol=0, atol=1e-9):
         if close(P, F.softmax(S, dim=0), rtol=0, atol=1e-9):
@@ -95,7 +98,10 @@ def softmax_cross_entropy(ctx: Context) -> None:
     if not close(Pf, ref, rtol=0, atol=1e-5):
         raise Fail("1.2: softmax of float32 scores is wrong — it must work for any floating dtype")
 
-    loss = number(ctx, _from_scratch(ctx, "cross_entropy(S, y)", k.ns.cross_entropy, k.value(S), k.value(y)), "cross_entropy(S, y)", "one number")
+    Sr, yr = k.value(S), k.value(y)
+    loss = number(ctx, _from_scratch(ctx, "cross_entropy(S, y)", k.ns.cross_entropy, Sr, yr), "cross_entropy(S, y)", "one number")
+    unchanged(ctx, Sr, S, "cross_entropy(S, y)", "scores S")
+    unchanged(ctx, yr, y, "cross_entropy(S, y)", "labels y")
     expected = F.cross_entropy(S, y).item()
     if not math.isclose(loss, expected, rel_tol=0, abs_tol=1e-6):
         per = -F.log_softmax(S, dim=1)[torch.arange(6), y]
@@ -121,6 +127,19 @@ def softmax_cross_entropy(ctx: Context) -> None:
     lf = number(ctx, _from_scratch(ctx, "cross_entropy of float32 scores", k.ns.cross_entropy, k.value(S.float()), k.value(y)), "cross_entropy(S, y)", "one number")
     if not math.isclose(lf, expected, rel_tol=1e-5, abs_tol=1e-5):
         raise Fail("1.2: cross_entropy of float32 scores is wrong — it must work for any floating dtype")
+    # The loss trains the classifier (1.4, 1.5): its gradient with respect to the scores is (softmax − onehot) / N.
+    Sg = k.value(S).requires_grad_(True)
+    try:
+        out = k.module("course.grader.forbid").forbidding(k.ns.cross_entropy, Sg, k.value(y), ops=["^_?softmax", "^nll_loss", "cross_entropy"])
+        grad = k.fetch(k.module("torch.autograd").grad(out, Sg))[0]
+    except RemoteError as exc:
+        raise Fail(f"1.2: cross_entropy(S, y) is not differentiable with respect to S ({str(exc)[:150]}) — return a "
+                   "tensor computed from S with torch operations (no .item() or float(), no torch.no_grad(), no "
+                   "detach): the training of Task 1.5 backpropagates through it") from None
+    want = (F.softmax(S, dim=1) - F.one_hot(y, 4).double()) / len(y)
+    if not close(grad, want, rtol=0, atol=1e-9):
+        raise Fail(f"1.2: the gradient of cross_entropy(S, y) with respect to S differs from (softmax(S) − onehot(y)) / N "
+                   f"by up to {(grad.double() - want).abs().max():.3g} — part of the loss is detached from S")
 
 
 # --------------------------------------------------------------------------- 1.3 the SVM loss
@@ -132,6 +151,46 @@ def _hinge(S, y, margin, *, count_true=False, wrong_side=False):
     if not count_true:
         m = m.masked_fill(F.one_hot(y, S.shape[1]).bool(), 0.0)
     return m.sum(1).mean().item()
+
+
+# Counts the ATen operators a call dispatches (in the sandbox, defined there once): vectorised code runs as many
+# operators for 8 examples as for 32; a Python loop over the examples runs at least one more per example.
+_COUNT_OPS = """
+def _judge_count_ops(fn, *args):
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _JudgeCount(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.n += 1
+            return func(*args, **(kwargs or {}))
+
+    counter = _JudgeCount()
+    with counter:
+        fn(*args)
+    return counter.n
+"""
+
+
+def _op_counts(ctx: Context, fn: str, make_args, sizes: tuple[int, ...]) -> list[int] | None:
+    """The operators fn(*make_args(n)) dispatches, for each n in sizes; None when they cannot be counted."""
+    k = ctx.kernel
+    if "_judge_count_ops" not in k.ns and k.run_cell(_COUNT_OPS, timeout=30) is not None:
+        return None
+    try:
+        return [int(k.fetch(k.ns._judge_count_ops(getattr(k.ns, fn), *[k.value(a) for a in make_args(n)])))
+                for n in sizes]
+    except RemoteError:
+        return None     # the values were checked already; a function that cannot be counted is not held against it
+
+
+def _ops_per_example(ctx: Context, fn: str, make_args) -> float:
+    """(operators for 32 examples − operators for 8) / 24: about 0 for vectorised code, ≥ 1 for a loop over examples."""
+    counts = _op_counts(ctx, fn, make_args, (8, 32))
+    return 0.0 if counts is None else (counts[1] - counts[0]) / 24
 
 
 @judge("1_3")
@@ -159,6 +218,13 @@ def svm(ctx: Context) -> None:
         why = next((w for w, v in known.items() if math.isclose(got, v, rel_tol=1e-6, abs_tol=1e-9)), None)
         raise Fail(f"1.3: svm_loss with margin {margin} is {got:.6f}, expected {want:.6f}"
                    + (f" — your loss {why}" if why else ""))
+    # The stated rule, by behaviour: no Python loop over the examples (a loop over the classes is allowed).
+    g = torch.Generator().manual_seed(31)
+    per = _ops_per_example(ctx, "svm_loss", lambda n: (torch.randn(n, 4, generator=g, dtype=torch.float64),
+                                                      torch.arange(n) % 4))
+    if per >= 0.9:
+        raise Fail(f"1.3: svm_loss runs {per:.0f} more torch operations per extra example — a Python loop over the "
+                   "examples; the text asks for vectorised code: compute all the margins at once, (N, C)")
 
 
 # --------------------------------------------------------------------------- 1.4 L2 regularisation
@@ -230,19 +296,49 @@ def _weight(state: dict) -> torch.Tensor | None:
 
 
 
+def _preprocess(ctx: Context) -> None:
+    """preprocess(images, mean) = flatten − the mean *passed* (not the batch's own), for any C, H, W, leaving the
+    images as they were."""
+    k = ctx.kernel
+    g = torch.Generator().manual_seed(151)
+    images = torch.rand(6, 3, 5, 7, generator=g)                 # C·H·W = 105, H ≠ W: no 3072, no square
+    mean = torch.rand(105, generator=g) * 0.5 + 0.25             # a training mean: not these images' own mean
+    ri, rm = k.value(images), k.value(mean)
+    out = tensor(ctx, call(ctx, "preprocess(images (6, 3, 5, 7), mean (105,))", k.ns.preprocess, ri, rm),
+                 "preprocess(images, mean)", (6, 105), double=True)
+    unchanged(ctx, ri, images, "preprocess(images, mean)", "images")
+    unchanged(ctx, rm, mean, "preprocess(images, mean)", "mean")
+    flat = images.flatten(1).double()
+    want = flat - mean.double()
+    if close(out, want, rtol=0, atol=1e-6):
+        return
+    known = {
+        "centres with the images' own mean — subtract the mean argument (the *training* mean), whatever images are "
+        "passed (validation and test images are centred with the training mean too)": flat - flat.mean(0),
+        "flattens the pixels in (H, W, C) order — flatten each image as it is stored, (C, H, W): "
+        "images.flatten(start_dim=1)": images.permute(0, 2, 3, 1).flatten(1).double() - mean.double(),
+        "also divides by a standard deviation — the text asks to subtract the mean only": want / want.std(0),
+        "adds the mean — subtract it": flat + mean.double(),
+    }
+    why = next((w for w, v in known.items() if close(out, v, rtol=0, atol=1e-5)), None)
+    raise Fail("1.5: preprocess(images, mean) on images (6, 3, 5, 7) is not flatten(images) − mean"
+               + (f": it {why}" if why else f" (differs by up to {(out - want).abs().max():.3g})"))
+
+
 @judge("1_5", timeout=120)
 def train_linear(ctx: Context) -> None:
     k = ctx.kernel
+    _preprocess(ctx)
     X, y = _problem(150, 1000)
     Xtr, ytr, Xv, yv_true = X[:800], y[:800], X[800:], y[800:]
     yv = (yv_true + 1) % 10          # validation labels that contradict training: training on them shows
     train, val = k.value([Xtr, ytr]), k.value([Xv, yv])
 
-    def run(**kw):
+    def run(data=None, **kw):
         kw = {"optimiser": "adam", "lr": 0.05, "lam": 1e-4, "n_epochs": 4, "batch_size": 100, "seed": 0} | kw
         desc = ", ".join(f"{a}={b!r}" for a, b in kw.items())
         try:
-            pair = k.ns.train_linear(train, val, **{a: k.value(b) for a, b in kw.items()})
+            pair = k.ns.train_linear(train if data is None else data, val, **{a: k.value(b) for a, b in kw.items()})
             model, h = pair[0], pair[1]
             return model, h, history_fields(k, h)
         except RemoteError as exc:
@@ -300,11 +396,20 @@ def train_linear(ctx: Context) -> None:
     if not all(close(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(again["train_loss"], f["train_loss"])):
         raise Fail("1.5: two calls with the same seed give different training losses — seed_everything(seed) before "
                    "building the model and the batches")
+    # ... and another seed gives another run (another initialisation, or another order of the batches).
+    _, _, other = run(seed=1)
+    if all(close(a, b, rtol=1e-6, atol=1e-7) for a, b in zip(other["train_loss"], f["train_loss"])):
+        raise Fail("1.5: train_linear(..., seed=1) repeats the run of seed=0 exactly — seed with the seed argument, "
+                   "seed_everything(seed), not a constant")
     # Full-batch runs are the same whatever the order of the minibatches: follow them step by step from the
-    # model's own initial weights (a run with lr = 0 shows them), with torch's optimisers.
-    for opt_name, lr in (("sgd", 0.2), ("adam", 0.05)):
-        start = k.fetch(run(optimiser=opt_name, lr=0.0, lam=0.0, n_epochs=1, batch_size=800)[0].state_dict())
-        end_model, _, logged = run(optimiser=opt_name, lr=lr, lam=0.0, n_epochs=5, batch_size=800)
+    # model's own initial weights (a run with lr = 0 shows them), with torch's optimisers — and, with λ > 0, with the
+    # penalty λ‖W‖² of regularised_loss (gradient 2λW, the bias left alone).
+    starts = {}
+    for opt_name, lr, lam in (("sgd", 0.2, 0.0), ("adam", 0.05, 0.0), ("sgd", 0.2, 0.1), ("adam", 0.05, 0.1)):
+        if opt_name not in starts:
+            starts[opt_name] = k.fetch(run(optimiser=opt_name, lr=0.0, lam=0.0, n_epochs=1, batch_size=800)[0].state_dict())
+        start = starts[opt_name]
+        end_model, _, logged = run(optimiser=opt_name, lr=lr, lam=lam, n_epochs=5, batch_size=800)
         end = k.fetch(end_model.state_dict())
         W0, W5 = _weight(start), _weight(end)
         b0 = next((t for t in start.values() if torch.is_tensor(t) and t.numel() == 10 and t.ndim <= 2
@@ -312,35 +417,73 @@ def train_linear(ctx: Context) -> None:
         if W0 is None or W5 is None or b0 is None:
             raise Fail("1.5: the model should be linear: one weight matrix W and a bias b of 10 numbers")
         transposed = tuple(W0.shape) == (12, 10)
-        expected, before, val_after = {}, [], []
-        for bug in (None, "no zero_grad", "no momentum"):
+        bugs = (None, "no zero_grad", "no momentum") if lam == 0 else (None, "weight decay", "bias regularised",
+                                                                       "no penalty")
+        before, val_after = [], []
+
+        def follow(bug, W0=W0, b0=b0, transposed=transposed, opt_name=opt_name, lr=lr, lam=lam,
+                   before=before, val_after=val_after):
             Wt = (W0.T if transposed else W0).double().clone().requires_grad_(True)
             bt = b0.reshape(10).double().clone().requires_grad_(True)
-            opt = (torch.optim.SGD([Wt, bt], lr=lr, momentum=0 if bug == "no momentum" else 0.9) if opt_name == "sgd"
-                   else torch.optim.Adam([Wt, bt], lr=lr))
+            decay = lam if bug == "weight decay" else 0.0
+            opt = (torch.optim.SGD([Wt, bt], lr=lr, momentum=0 if bug == "no momentum" else 0.9, weight_decay=decay)
+                   if opt_name == "sgd" else torch.optim.Adam([Wt, bt], lr=lr, weight_decay=decay))
             for _ in range(5):
                 if bug != "no zero_grad":
                     opt.zero_grad()
                 loss = F.cross_entropy(Xtr.double() @ Wt.T + bt, ytr)
+                if bug is None:
+                    loss = loss + lam * (Wt ** 2).sum()
+                elif bug == "bias regularised":
+                    loss = loss + lam * (Wt ** 2).sum() + lam * (bt ** 2).sum()
                 loss.backward()
                 opt.step()
                 if bug is None:
                     before.append(loss.item())
                     with torch.no_grad():
                         val_after.append(F.cross_entropy(Xv.double() @ Wt.T + bt, yv).item())
-            expected[bug] = Wt.detach().T if transposed else Wt.detach()
-        if not close(W5, expected[None], rtol=1e-3, atol=1e-5):
+            return Wt.detach().T if transposed else Wt.detach()
+
+        want = follow(None)
+        if not close(W5, want, rtol=1e-3, atol=1e-5):
             why = {"no zero_grad": "gradients accumulate from step to step — call opt.zero_grad() before each "
                                    "backward()",
-                   "no momentum": "plain SGD — the task asks for torch.optim.SGD(lr=lr, momentum=0.9)"}
-            hint = next((w for bug, w in why.items() if close(W5, expected[bug], rtol=1e-3, atol=1e-5)), None)
-            raise Fail(f"1.5: after 5 full-batch steps of optimiser='{opt_name}' (lr {lr}, λ = 0) your weights differ "
-                       f"from those of torch.optim.{'SGD' if opt_name == 'sgd' else 'Adam'} by up to "
-                       f"{(W5.double() - expected[None]).abs().max():.3g}"
-                       + (f" — {hint}" if hint else " — one step per minibatch on the mean loss, with the optimiser "
-                          "and learning rate asked for"))
-        if not ctx.failed("1_2", "1_4"):      # the logged losses are the student's own cross_entropy's
+                   "no momentum": "plain SGD — the task asks for torch.optim.SGD(lr=lr, momentum=0.9)",
+                   "weight decay": "the optimiser's weight_decay=λ is not the task's penalty: it adds λW to the "
+                                   "gradient (the penalty ½λ‖W‖²) and decays the bias too; minimise regularised_loss "
+                                   "(cross-entropy + λ‖W‖², gradient 2λW, bias not regularised)",
+                   "bias regularised": "the bias is regularised too — the penalty is λ‖W‖² on the weights only",
+                   "no penalty": "the penalty is missing: λ changes nothing — minimise regularised_loss with the lam "
+                                 "argument, not the data loss alone"}
+            hint = next((w for bug, w in why.items() if bug in bugs and close(W5, follow(bug), rtol=1e-3, atol=1e-5)),
+                        None)
+            what = f"λ = {lam}" if lam else "λ = 0"
+            raise Fail(f"1.5: after 5 full-batch steps of optimiser='{opt_name}' (lr {lr}, {what}) your weights differ "
+                       f"from those of torch.optim.{'SGD' if opt_name == 'sgd' else 'Adam'} "
+                       + ("on cross-entropy + λ‖W‖² " if lam else "")
+                       + f"by up to {(W5.double() - want).abs().max():.3g}"
+                       + (f" — {hint}" if hint else (" — minimise regularised_loss: cross-entropy + λ‖W‖², the bias not "
+                          "regularised" if lam else " — one step per minibatch on the mean loss, with the optimiser "
+                          "and learning rate asked for")))
+        if lam == 0 and not ctx.failed("1_2", "1_4"):      # the logged losses are the student's own cross_entropy's
             _logged_losses_by_definition(opt_name, lr, logged, before, val_after)
+    # Minibatches of shuffled examples: one epoch of 8 batches of 100 in the stored order is a trajectory of its own.
+    W0 = _weight(starts["sgd"])
+    b0 = next((t for t in starts["sgd"].values() if torch.is_tensor(t) and t.numel() == 10 and t.ndim <= 2
+               and t.is_floating_point() and t is not W0), None)
+    transposed = tuple(W0.shape) == (12, 10)
+    Wt = (W0.T if transposed else W0).double().clone().requires_grad_(True)
+    bt = b0.reshape(10).double().clone().requires_grad_(True)
+    opt = torch.optim.SGD([Wt, bt], lr=0.2, momentum=0.9)
+    for i in range(0, 800, 100):
+        opt.zero_grad()
+        F.cross_entropy(Xtr[i:i + 100].double() @ Wt.T + bt, ytr[i:i + 100]).backward()
+        opt.step()
+    in_order = Wt.detach().T if transposed else Wt.detach()
+    got = _weight(k.fetch(run(optimiser="sgd", lr=0.2, lam=0.0, n_epochs=1, batch_size=100)[0].state_dict()))
+    if close(got, in_order, rtol=1e-4, atol=1e-6):
+        raise Fail("1.5: the minibatches are not shuffled: one epoch (batch_size=100) follows the examples in their "
+                   "stored order — draw a new random order every epoch (TensorBatches shuffles, seeded)")
     # The logged training loss is the epoch's mean, whatever the batches: at lr = 0 the weights stay the initial
     # ones, so every epoch's training loss is the loss of those weights on the whole training split (plus λ‖W‖²,
     # which the text lets you include or not). Four equal batches make the mean over examples and the mean of the
@@ -359,6 +502,30 @@ def train_linear(ctx: Context) -> None:
             raise Fail(f"1.5: with lr = 0 (the weights never move) and 4 batches of 200, train_loss logged {v:.5f}; "
                        f"the training loss of those weights is {data:.5f} ({data + penalty:.5f} with the penalty) — "
                        f"{why}")
+        # The validation loss is the cross-entropy alone, without the penalty (λ = 0.5 makes it plain).
+        val_logits = k.fetch(model0(k.value(Xv))).double()
+        vdata = F.cross_entropy(val_logits, yv).item()
+        for v in still["val_loss"]:
+            if not math.isclose(v, vdata, rel_tol=1e-4, abs_tol=1e-6):
+                why = (" — that includes the penalty λ‖W‖²: log the validation cross-entropy alone"
+                       if math.isclose(v, vdata + penalty, rel_tol=1e-4) else "")
+                raise Fail(f"1.5: with lr = 0 (the weights never move) and λ = 0.5, val_loss logged {v:.5f}; the "
+                           f"validation cross-entropy of those weights is {vdata:.5f}{why}")
+        # Uneven batches (800 = 300 + 300 + 200) of examples that all have the same loss ℓ: whether the epoch's mean
+        # is taken over the examples or over the batches, it is ℓ.
+        same = k.value([Xtr[:1].expand(800, -1).clone(), ytr[:1].expand(800).clone()])
+        model1, _, uneven = run(same, optimiser="sgd", lr=0.0, lam=0.0, n_epochs=1, batch_size=300)
+        ell = F.cross_entropy(k.fetch(model1(k.value(Xtr[:1]))).double(), ytr[:1]).item()
+        v = uneven["train_loss"][0]
+        if not math.isclose(v, ell, rel_tol=1e-4, abs_tol=1e-6):
+            known = {"weights the last, smaller batch as if it were full — weight each batch's loss by its own size "
+                     "(len(yb)), not batch_size": ell * 900 / 800,
+                     "divides by len(X) // batch_size = 2 batches, but the last, partial batch is a third one":
+                         ell * 3 / 2,
+                     "counts only the full batches' examples": ell * 600 / 800}
+            why = next((w for w, x in known.items() if math.isclose(v, x, rel_tol=1e-4)), "log the mean over the epoch")
+            raise Fail(f"1.5: with lr = 0 and batches of 300, 300 and 200 training examples that all have the same "
+                       f"loss {ell:.5f}, train_loss logged {v:.5f} — {why}")
     # SGD must learn too.
     _, _, sgd = run(optimiser="sgd", lr=0.05)
     if sgd["train_loss"][-1] > sgd["train_loss"][0] * 0.9:
@@ -372,6 +539,9 @@ def train_linear(ctx: Context) -> None:
     if not large.norm() < 0.5 * small.norm():
         raise Fail(f"1.5: λ = 1 leaves ‖W‖ at {large.norm():.3f} (λ = 0: {small.norm():.3f}) — minimise "
                    "regularised_loss, with the lam argument, not the data loss alone")
+    # Training reads the data it is given and leaves it as it was.
+    unchanged(ctx, train[0], Xtr, "train_linear", "training features")
+    unchanged(ctx, val[0], Xv, "train_linear", "validation features")
 
 
 def _logged_losses_by_definition(opt_name: str, lr: float, logged: dict, before: list[float],
@@ -446,8 +616,9 @@ def results(ctx: Context) -> None:
     mean = d.train_x.flatten(1).mean(0)
     model = k.ns.best_model
     model.eval()
+    val_feats = torch_.sub(remote_images(k, d.val_x).flatten(1), k.value(mean))
     try:
-        val_logits = k.fetch(model(torch_.sub(remote_images(k, d.val_x).flatten(1), k.value(mean))))
+        val_logits = k.fetch(model(val_feats))
     except RemoteError as exc:
         raise Fail(f"1.5: best_model cannot score centred validation features ({exc})") from None
     logged = k.fetch(k.ns.histories[k.ns.best_config].best_val_loss)
@@ -475,7 +646,8 @@ def results(ctx: Context) -> None:
         else:
             why = " — measure best_model on the test images, preprocessed with the training mean"
         raise Fail(f"1.5: test_accuracy is {reported:.4f}, but best_model scores {accuracy:.4f} on the test set{why}")
-    _reports_the_best_epoch(ctx)
+    _accuracy_reported(ctx, "val_accuracy", (val_logits.argmax(1) == d.val_y).double().mean().item(), "validation")
+    _reports_the_best_epoch(ctx, val_feats, d.val_y)
     ref = ctx.reference("1.5/test_accuracy", accuracy)
     upstream = ctx.failed("1_2", "1_4", "1_5", "1_5_select")
     if upstream:
@@ -486,32 +658,76 @@ def results(ctx: Context) -> None:
         raise Fail(f"1.5: best_model's test accuracy is {accuracy:.2%}, below {bound:.1%} (fast mode)")
 
 
-def _reports_the_best_epoch(ctx: Context) -> None:
-    """Run the report cell again after marking the chosen run's kept weights: best_model must carry them.
+def _accuracy_reported(ctx: Context, name: str, accuracy: float, split: str, when: str = "", hint: str = "") -> None:
+    """The notebook's ``name`` is best_model's accuracy on the centred ``split`` images, a fraction."""
+    reported = ctx.kernel.fetch(getattr(ctx.kernel.ns, name)) if name in ctx.kernel.ns else None
+    try:
+        reported = float(reported)
+    except (TypeError, ValueError):
+        raise Fail(f"1.5: {name} should be a number, got {type(reported).__name__}") from None
+    if math.isclose(reported, accuracy, abs_tol=3e-4):
+        return
+    if math.isclose(reported, 100 * accuracy, rel_tol=1e-2):
+        why = " — a percentage; report a fraction in [0, 1]"
+    elif math.isclose(reported, 1 - accuracy, abs_tol=2e-3):
+        why = " — that is the error; report the accuracy"
+    else:
+        why = hint or f" — measure best_model (its best epoch's weights) on the {split} images, centred with the training mean"
+    raise Fail(f"1.5: {name} is {reported:.4f}, but best_model scores {accuracy:.4f} on the {split} set{when}{why}")
 
-    In fast mode the best epoch is often the last, so a report that forgets History.load_best would not show."""
+
+def _floats_2d(state: dict) -> list[torch.Tensor]:
+    return [t for t in state.values() if torch.is_tensor(t) and t.is_floating_point() and t.ndim == 2]
+
+
+def _reports_the_best_epoch(ctx: Context, val_feats, val_y: torch.Tensor) -> None:
+    """Run the report cell again after marking the chosen run's kept weights (and the validation error logged for
+    that epoch, which the report may read instead of measuring): best_model must carry them, and val_accuracy be
+    theirs.
+
+    In fast mode the best epoch is often the last, so a report that forgets History.load_best (or measures before
+    it) would not show. The mark is small random weights: no ties between the classes' scores."""
     source = ctx.cells.get("1_5_report")
     if not source:
         return
     k = ctx.kernel
-    mark = ("_judge_kept = (histories[best_config], histories[best_config].best_state)\n"
-            "_judge_kept[0].best_state = {n: (t.clone().fill_(0.0125) if t.is_floating_point() else t)\n"
-            "                             for n, t in _judge_kept[1].items()}\n")
+    mark = ("_judge_h = histories[best_config]\n"
+            "_judge_kept = (_judge_h.best_state, list(_judge_h.val_error))\n"
+            "_judge_g = torch.Generator().manual_seed(2101)\n"
+            "_judge_h.best_state = {n: (torch.randn(t.shape, generator=_judge_g).to(t.dtype) * 0.01\n"
+            "                           if t.is_floating_point() else t) for n, t in _judge_kept[0].items()}\n")
     if k.run_cell(mark, timeout=30) is not None:
         return
+    try:
+        probe = k.module("copy").deepcopy(k.ns.best_model)
+        probe.load_state_dict(k.ns._judge_h.best_state)
+        probe.eval()
+        marked_logits = k.fetch(probe(val_feats))
+        accuracy = (marked_logits.argmax(1) == val_y).double().mean().item()
+        best = k.fetch(k.ns._judge_h.best_epoch)
+        if len(k.fetch(k.ns._judge_kept[1])) >= best:
+            k.run_cell(f"_judge_h.val_error[{best - 1}] = {1 - accuracy!r}\n", timeout=30)
+    except RemoteError:
+        accuracy = None
     try:
         error = k.run_cell(source, timeout=120)
         if error is not None:
             raise Fail(f"1.5: the report cell fails when run again: {error[0]}: {error[1][:200]}")
         state = k.fetch(k.ns.best_model.state_dict())
+        marked = _floats_2d(k.fetch(k.ns._judge_h.best_state))
+        weights = _floats_2d(state)
+        if not weights or len(weights) != len(marked) or not all(
+                w.shape == m.shape and torch.equal(w, m) for w, m in zip(weights, marked)):
+            raise Fail("1.5: best_model does not carry the weights the chosen run kept for its best epoch — load them "
+                       "with histories[best_config].load_best(model), not the last epoch's weights")
+        if accuracy is not None:
+            _accuracy_reported(ctx, "val_accuracy", accuracy, "validation",
+                               " when the chosen run kept other weights for its best epoch",
+                               " — measure it after loading the best epoch's weights (load_best), not before")
     finally:
-        # Put the kept weights back, and the report's variables with them.
-        k.run_cell("_judge_kept[0].best_state = _judge_kept[1]\n", timeout=30)
+        # Put the kept weights and the logged errors back, and the report's variables with them.
+        k.run_cell("_judge_h.best_state = _judge_kept[0]\n_judge_h.val_error[:] = _judge_kept[1]\n", timeout=30)
         k.run_cell(source, timeout=120)
-    weights = [t for t in state.values() if torch.is_tensor(t) and t.is_floating_point() and t.ndim == 2]
-    if not weights or not all(bool((w == 0.0125).all()) for w in weights):
-        raise Fail("1.5: best_model does not carry the weights the chosen run kept for its best epoch — load them "
-                   "with histories[best_config].load_best(model), not the last epoch's weights")
 
 
 # --------------------------------------------------------------------------- 1.5 tiers, from the saved weights
@@ -562,7 +778,13 @@ def templates(ctx: Context) -> None:
     name = next((n for n in ("final_linear", "best_model") if n in k.ns), None)
     if name is None:
         raise Fail("1.6: the notebook has no trained model (final_linear) to take templates from — run Task 1.5's cells")
-    model = getattr(k.ns, name)
+    # A copy of the notebook's model, given weights of its own: the templates must come from the model passed in
+    # (not from a global such as final_linear), and the notebook's models stay as they were.
+    original = k.fetch(getattr(k.ns, name).state_dict())
+    try:
+        model = k.module("copy").deepcopy(getattr(k.ns, name))
+    except RemoteError:
+        model = getattr(k.ns, name)
     state = k.fetch(model.state_dict())
     g = torch.Generator().manual_seed(16)
     # Fresh values in the student's own layout, so that a template of W's columns or of the wrong axis shows.
@@ -583,6 +805,10 @@ def templates(ctx: Context) -> None:
             close(got, W.double().T.reshape(10, 3, 32, 32), rtol=1e-5, atol=1e-6):
         raise Fail("1.6: the templates are built from W's columns mixed across classes — template c is row c of W "
                    "(10, 3072), reshaped")
+    W_orig = find_param([t for t in original.values() if torch.is_tensor(t)], (10, 3072), (3072, 10))
+    if W_orig is not None and close(got, W_orig.double().reshape(10, 3, 32, 32), rtol=1e-5, atol=1e-6):
+        raise Fail(f"1.6: class_templates(model) returns the templates of {name}, not of the model passed to it — "
+                   "take W from the model argument")
     raise Fail("1.6: class_templates(model) is not the rows of W reshaped to (10, 3, 32, 32), unscaled")
 
 
@@ -611,7 +837,9 @@ def features(ctx: Context) -> None:
     imgs[0, 0, 0, :9] = torch.arange(9) / 8
     imgs[1, 2, 5, :] = 1.0
     for bins in (8, 4, 5):
-        got = tensor(ctx, call(ctx, f"colour_histogram(images (3, 3, 6, 10), bins={bins})", k.ns.colour_histogram, k.value(imgs), bins=k.value(bins)), "colour_histogram", (3, 3 * bins), double=True)
+        remote = k.value(imgs)
+        got = tensor(ctx, call(ctx, f"colour_histogram(images (3, 3, 6, 10), bins={bins})", k.ns.colour_histogram, remote, bins=k.value(bins)), "colour_histogram", (3, 3 * bins), double=True)
+        unchanged(ctx, remote, imgs, "colour_histogram(images, bins)", "images")
         want = _colour_ref(imgs, bins)
         if close(got, want, rtol=0, atol=1e-6):
             continue
@@ -632,39 +860,75 @@ def features(ctx: Context) -> None:
         raise Fail(f"1.7: colour_histogram with bins={bins} {why}")
 
     def grad_hist(images, bins, cell, what):
+        """The histograms of the blocks away from the border, (N, blocks·bins): the text leaves the border rule free
+        (zero padding, replicated edges, one-sided differences), so no check looks at a block touching the border."""
         n, _, h, w = images.shape
-        return tensor(ctx, call(ctx, f"gradient_histogram({what}, bins={bins}, cell={cell})", k.ns.gradient_histogram, k.value(images), bins=k.value(bins), cell=k.value(cell)), "gradient_histogram", (n, (h // cell) * (w // cell) * bins), double=True)
+        remote = k.value(images)
+        out = call(ctx, f"gradient_histogram({what}, bins={bins}, cell={cell})", k.ns.gradient_histogram, remote, bins=k.value(bins), cell=k.value(cell))
+        if cell != 8 and torch.is_tensor(out) and out.shape[-1] == (h // 8) * (w // 8) * bins:
+            raise Fail(f"1.7: gradient_histogram({what}, cell={cell}) has {out.shape[-1]} numbers per image, those of "
+                       f"8×8 blocks — use the cell argument: {h // cell}×{w // cell} blocks of {cell}×{cell} pixels")
+        out = tensor(ctx, out, "gradient_histogram", (n, (h // cell) * (w // cell) * bins), double=True)
+        unchanged(ctx, remote, images, "gradient_histogram(images, bins, cell)", "images")
+        if not bool(torch.isfinite(out).all()):
+            raise Fail(f"1.7: gradient_histogram of {what} is NaN/inf — a block without gradients has a zero "
+                       "histogram; guard the normalisation (add a small epsilon)")
+        if bool((out < -1e-9).any()):
+            raise Fail("1.7: gradient_histogram has negative entries — histograms of magnitudes are non-negative")
+        return out.reshape(n, h // cell, w // cell, bins)[:, 1:-1, 1:-1].reshape(n, -1)
 
-    flat = torch.full((2, 3, 16, 24), 0.5)     # exact in binary: the grey image is exactly flat
-    out = grad_hist(flat, 9, 8, "a constant image (2, 3, 16, 24)")
-    if not bool(torch.isfinite(out).all()):
-        raise Fail("1.7: gradient_histogram of a constant image is NaN/inf — a block without gradients has a zero "
-                   "histogram; guard the normalisation (add a small epsilon)")
+    # Every image is 24×32: with cell 8 (3×4 blocks) or 4 (6×8), some blocks lie away from the border.
+    H, W = 24, 32
+    flat = torch.full((2, 3, H, W), 0.5)     # exact in binary: the grey image is exactly flat
+    out = grad_hist(flat, 9, 8, "a constant image")
     if out.abs().max() > 1e-6:
-        raise Fail("1.7: gradient_histogram of a constant image is not zero — histogram gradient *orientations*, "
-                   "weighted by gradient magnitude (a flat image has none)")
+        raise Fail("1.7: gradient_histogram of a constant image is not zero away from the border — histogram gradient "
+                   "*orientations*, weighted by gradient magnitude (a flat image has none)")
     # Ramps: gradient along x (θ = 0), along y downwards (θ = π/2), diagonals (π/4 and 3π/4).
     for (gx, gy), bins, want, what in (((1.0, 0.0), 9, 0, "along x (θ = 0)"), ((0.0, 1.0), 9, 4, "along y (θ = π/2)"),
                                        ((-1.0, 0.0), 9, 0, "along −x (θ = π ≡ 0, unsigned)"),
                                        ((1.0, 0.5), 8, 1, "right and a little down (θ ≈ 27°)"),
-                                       ((1.0, -0.5), 8, 6, "right and a little up (θ ≈ 153°)")):
-        h = grad_hist(_ramp(16, 24, gx, gy), bins, 8, f"a ramp {what}")
-        if bool((h < -1e-9).any()):
-            raise Fail("1.7: gradient_histogram has negative entries — histograms of magnitudes are non-negative")
+                                       ((1.0, -0.5), 8, 6, "right and a little up (θ ≈ 153°)"),
+                                       ((0.0, 1.0), 5, 2, "along y (θ = π/2), in 4×4 cells")):
+        h = grad_hist(_ramp(H, W, gx, gy), bins, 4 if "4×4" in what else 8, f"a ramp {what}")
         per_bin = h.reshape(-1, bins).sum(0)
         if int(per_bin.argmax()) != want:
             raise Fail(f"1.7: for an image whose intensity rises {what}, most weight falls in bin "
                        f"{int(per_bin.argmax())} of {bins}; bin {want} expected — θ = atan2(g_y, g_x) mod π, with g_x "
                        "the change from column to column and g_y from row to row (downwards)")
-    ramp = _ramp(16, 24, 1.0, 0.5)
+    # Columns alternating dark, light, dark… over a gentle ramp downwards: central differences and Sobel filters see
+    # no change along x (column j+1 and column j−1 are alike), only the ramp (θ = π/2); forward differences see ±0.4.
+    stripes = (0.3 + 0.4 * (torch.arange(W) % 2) + 0.01 * torch.arange(H)[:, None]).float().expand(1, 3, H, W).clone()
+    per_bin = grad_hist(stripes, 9, 8, "columns alternating dark and light").reshape(-1, 9).sum(0)
+    if int(per_bin.argmax()) != 4:
+        raise Fail(f"1.7: on an image whose columns alternate dark, light, dark… over a gentle ramp downwards, most "
+                   f"weight falls in bin {int(per_bin.argmax())} of 9; bin 4 (θ = π/2) expected — central differences "
+                   "(x[j+1] − x[j−1]) / 2 and Sobel filters see no change along x there; forward or backward "
+                   "differences (x[j+1] − x[j]) are not what the text asks")
+    ramp = _ramp(H, W, 1.0, 0.5)
     base = grad_hist(ramp, 9, 8, "a ramp")
     shifted = grad_hist(ramp - 0.2, 9, 8, "the same ramp, darker")
     if not close(base, shifted, rtol=1e-4, atol=1e-5):
         raise Fail("1.7: gradient_histogram changes when the same constant is subtracted from every pixel — it should "
                    "depend on intensity *differences* (gradients) only")
+    # A steeper second image: anything scaled over the whole batch shows in the first image's histograms.
+    both = grad_hist(torch.cat([ramp, _ramp(H, W, 0.0, 2.0)]), 9, 8, f"two ramps in one batch (2, 3, {H}, {W})")
+    if not close(both[:1], base, rtol=1e-4, atol=1e-5):
+        raise Fail("1.7: gradient_histogram of an image changes with the other images in its batch — compute (and "
+                   "normalise, if you do) each image's histograms on their own")
     colours = ramp.clone()
-    tilt = _ramp(16, 24, 0.0, 1.0)[:, 0] - 0.5      # a vertical ramp added to red and taken from green: grey unchanged
+    tilt = _ramp(H, W, 0.0, 1.0)[:, 0] - 0.5      # a vertical ramp added to red and taken from green: grey unchanged
     colours[:, 0] += tilt
     colours[:, 1] -= tilt
     if not close(grad_hist(colours, 9, 8, "a ramp with its colours shifted"), base, rtol=1e-4, atol=1e-5):
         raise Fail("1.7: gradient_histogram should work on the grey image (the mean of the three channels)")
+
+    # The stated rule, by behaviour: torch ops over the whole batch, no Python loop over the images (a loop over
+    # the bins, the channels or the blocks runs as many operators for 8 images as for 2, and is allowed).
+    g = torch.Generator().manual_seed(71)
+    for fn, make_args in (("colour_histogram", lambda n: (torch.rand(n, 3, 8, 8, generator=g), 4)),
+                          ("gradient_histogram", lambda n: (torch.rand(n, 3, 16, 16, generator=g), 9, 8))):
+        counts = _op_counts(ctx, fn, make_args, (2, 8))
+        if counts is not None and (counts[1] - counts[0]) / 6 >= 0.9:
+            raise Fail(f"1.7: {fn} runs a Python loop over the images (N=2: {counts[0]} ops, N=8: {counts[1]} ops) — "
+                       "the text asks for torch ops over the whole batch")

@@ -9,7 +9,6 @@ leniently when 2.5 failed).
 """
 from __future__ import annotations
 
-import functools
 import math
 import time
 
@@ -18,7 +17,7 @@ import torch.nn.functional as F
 
 from course.grader.judge import Context, Fail, judge
 from course.grader.kernel import RemoteError
-from course.grader.toolkit import number
+from course.grader.toolkit import number, single_threaded
 
 from .lab2_graph import (
     Engine,
@@ -40,18 +39,6 @@ from .lab2_graph import (
 F64 = torch.float64
 
 
-def _single_threaded(fn):
-    """Run a judge with one torch thread here: its tensors are tiny, and on a busy machine a second thread only
-    makes every small operation wait (70 times slower, measured)."""
-    @functools.wraps(fn)
-    def run(ctx: Context) -> None:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            fn(ctx)
-        finally:
-            torch.set_num_threads(threads)
-    return run
 
 
 
@@ -79,7 +66,7 @@ def _node_dict(obj, task: str, which: str) -> dict[str, float]:
 
 
 @judge("2_1", timeout=30)
-@_single_threaded
+@single_threaded
 def add_mul_by_hand(ctx: Context) -> None:
     k = ctx.kernel
     fb = k.ns.forward_backward
@@ -134,7 +121,7 @@ def _vector(obj, n: int, task: str, what: str) -> list[float]:
 
 
 @judge("2_2", timeout=30)
-@_single_threaded
+@single_threaded
 def sigmoid_neuron(ctx: Context) -> None:
     k = ctx.kernel
     fn = k.ns.sigmoid_neuron
@@ -142,14 +129,23 @@ def sigmoid_neuron(ctx: Context) -> None:
              ([3.0, -2.0, 1.0], [-1.5, 0.5]), ([0.1, -0.4, 0.0], [-3.0, 2.0])]   # s from −4.5 to +4.3
     as_tensors = False
     for w, x in cases:
+        watch = w is cases[0][0]   # the first inputs stay in the sandbox, to see afterwards that they were only read
+        args = (torch.tensor(w, dtype=F64), torch.tensor(x, dtype=F64)) if as_tensors else (list(w), list(x))
+        args = tuple(k.value(a) for a in args) if watch else args
         try:
-            args = (torch.tensor(w, dtype=F64), torch.tensor(x, dtype=F64)) if as_tensors else (w, x)
             got = k.fetch(fn(*args))
         except RemoteError as exc:
             if as_tensors or exc.ename not in ("TypeError", "AttributeError"):
                 raise
             as_tensors = True      # written for tensors: give it tensors, the task allows either reading
-            got = k.fetch(fn(torch.tensor(w, dtype=F64), torch.tensor(x, dtype=F64)))
+            args = (torch.tensor(w, dtype=F64), torch.tensor(x, dtype=F64))
+            args = tuple(k.value(a) for a in args) if watch else args
+            got = k.fetch(fn(*args))
+        for name, sent, now in zip("wx", (w, x), [k.fetch(a) for a in args] if watch else ()):
+            now = now.tolist() if torch.is_tensor(now) else now
+            if now != sent:
+                raise Fail(f"2.2: sigmoid_neuron changed its input {name}: {sent} became {now} — it only reads w "
+                           "and x (for the bias, use a new list, x + [1.0], or w[2] alone)")
         if not isinstance(got, list) or len(got) != 3:
             raise Fail(f"2.2: sigmoid_neuron should return (f, dw, dx); got {type(got).__name__}")
         f = number("2.2", got[0], "f")
@@ -222,27 +218,33 @@ def _rel(a: torch.Tensor, b: torch.Tensor, denominator: str) -> float:
 
 
 @judge("2_3", timeout=30)
-@_single_threaded
+@single_threaded
 def numerical(ctx: Context) -> None:
     k = ctx.kernel
     rtorch, functools_ = k.module("torch"), k.module("functools")
     g = torch.Generator().manual_seed(23)
     other = torch.randn(2, 3, generator=g, dtype=F64)
     point = [0.3, -1.2, 0.5]
-    cases = [   # (what, remote f, local f, x, h)
-        ("logsumexp of a 3×4 tensor", functools_.partial(rtorch.logsumexp, dim=[0, 1]),
-         lambda t: torch.logsumexp(t, dim=[0, 1]), torch.randn(3, 4, generator=g, dtype=F64), 1e-3),
+    cases = [   # (what, remote f, local f, x, h, tolerance); x may have any shape and dtype, h any value
+        ("logsumexp of a 2×3×2 tensor", functools_.partial(rtorch.logsumexp, dim=[0, 1, 2]),
+         lambda t: torch.logsumexp(t, dim=[0, 1, 2]), torch.randn(2, 3, 2, generator=g, dtype=F64), 1e-3, 1e-6),
         ("the determinant of a 3×3 matrix", rtorch.linalg.det, torch.linalg.det,
-         torch.randn(3, 3, generator=g, dtype=F64), 1e-3),
-        ("the product of 5 numbers", rtorch.prod, torch.prod, torch.rand(5, generator=g, dtype=F64) + 0.5, 1e-3),
+         torch.randn(3, 3, generator=g, dtype=F64), 1e-3, 1e-6),
+        ("the product of 5 numbers", rtorch.prod, torch.prod, torch.rand(5, generator=g, dtype=F64) + 0.5, 1e-3, 1e-6),
         ("a 3-norm distance of a 2×3 tensor", functools_.partial(rtorch.dist, other=k.value(other), p=3),
-         lambda t: torch.dist(t, other, p=3), torch.randn(2, 3, generator=g, dtype=F64), 1e-7),
+         lambda t: torch.dist(t, other, p=3), torch.randn(2, 3, generator=g, dtype=F64), 1e-7, 1e-6),
         # The text lets f return a Python float as well as a 0-dim tensor.
         ("a distance returned as a Python float (math.dist)", functools_.partial(k.module("math").dist, k.value(point)),
-         lambda t: math.dist(point, t.tolist()), torch.randn(3, generator=g, dtype=F64), 1e-4),
+         lambda t: math.dist(point, t.tolist()), torch.randn(3, generator=g, dtype=F64), 1e-4, 1e-6),
+        # A large step, where the centred difference is far from the derivative: the h given must be the h used.
+        ("logsumexp of 4 numbers", functools_.partial(rtorch.logsumexp, dim=0), lambda t: torch.logsumexp(t, dim=0),
+         torch.randn(4, generator=g, dtype=F64), 0.25, 1e-6),
+        # float32 in, float32 out ("a tensor of x's shape and dtype"); its round-off allows only a loose comparison.
+        ("logsumexp of a float32 3×2 tensor", functools_.partial(rtorch.logsumexp, dim=[0, 1]),
+         lambda t: torch.logsumexp(t, dim=[0, 1]), torch.randn(3, 2, generator=g).float(), 1e-2, 1e-2),
     ]
     numerical_gradient = k.ns.numerical_gradient
-    for what, remote_f, local_f, x, h in cases:
+    for what, remote_f, local_f, x, h, tol in cases:
         rx = k.value(x)
         try:
             got = k.fetch(numerical_gradient(remote_f, rx, h))
@@ -260,11 +262,22 @@ def numerical(ctx: Context) -> None:
         if tuple(got.shape) != tuple(x.shape):
             raise Fail(f"2.3: {where} has shape {tuple(got.shape)}; expected x's shape {tuple(x.shape)}")
         if got.dtype != x.dtype:
-            raise Fail(f"2.3: {where} is {got.dtype} for a {x.dtype} x — keep x's dtype (torch.zeros_like(x)): "
-                       "float32 loses the digits a gradient check needs")
+            if x.dtype == F64:
+                raise Fail(f"2.3: {where} is {got.dtype} for a {x.dtype} x — keep x's dtype (torch.zeros_like(x)): "
+                           "float32 loses the digits a gradient check needs")
+            raise Fail(f"2.3: {where} is {got.dtype} for a {x.dtype} x — return a tensor of x's dtype, as the task "
+                       "says (torch.zeros_like(x), or .to(x.dtype) at the end)")
+        if x.dtype != F64:
+            want = _centred(local_f, x.double(), h)
+            if bool(torch.allclose(got.double(), want, rtol=tol, atol=1e-3)):
+                continue
+            raise Fail(f"2.3: {where} is {got.tolist()}; the centred difference is {want.tolist()}")
         want = _centred(local_f, x, h)
-        if bool(torch.allclose(got, want, rtol=1e-6, atol=1e-9)):
+        if bool(torch.allclose(got, want, rtol=tol, atol=1e-9)):
             continue
+        if h > 1e-3 and bool(torch.allclose(got, _centred(local_f, x, 1e-5), rtol=1e-5, atol=1e-9)):
+            raise Fail(f"2.3: {where} is the centred difference with h = 1e-5, not with the h = {h:g} it was given — "
+                       "use the argument h (its default 1e-5 is only a default)")
         for mode, why in (("forward", "a one-sided difference (f(x + h) − f(x))/h — use the centred one, "
                                       "(f(x + h) − f(x − h))/2h"),
                           ("backward", "a one-sided difference (f(x) − f(x − h))/h — use the centred one, "
@@ -299,7 +312,7 @@ def numerical(ctx: Context) -> None:
 # --------------------------------------------------------------------------- 2.4 the Value engine
 
 @judge("2_4", timeout=30)
-@_single_threaded
+@single_threaded
 def value_engine(ctx: Context) -> None:
     eng = Engine(ctx)
     k = ctx.kernel
@@ -364,6 +377,33 @@ def value_engine(ctx: Context) -> None:
         what = f"a random expression graph (seed {seed}, {len(graph.nodes)} nodes, depth {depth(graph, out)})"
         remote = check_graph(eng, graph, out, what)
         kept = kept or (graph, out, remote, what)
+
+    # A node used directly and through another node, as either argument: c = tanh(x) feeds both c·exp(c) and
+    # exp(c)·c, so c's _backward must wait for exp's (a sort that marks nodes as seen when it first meets them,
+    # not when it has finished their inputs, gets one of the two wrong). After the random graphs, whose messages
+    # name the other wrong orders.
+    g = Graph()
+    parts = []
+    for first in (True, False):
+        x = g.leaf(0.7 if first else -0.4)
+        c = g.add("tanh", x)
+        e = g.add("exp", c)
+        parts.append((x, c, e, g.add("mul", *((c, e) if first else (e, c)))))
+    out = g.add("add", parts[0][3], parts[1][3])
+    what = "c · exp(c) + exp(d) · d with c = tanh(0.7), d = tanh(−0.4)"
+    remote = eng.build(g)
+    try:
+        check_graph(eng, g, out, what, remote)
+    except Fail:
+        got = eng.read([remote[p[0]] for p in parts], "grad")
+        for (x, c, e, _), grad, name in zip(parts, got, ("c", "d")):
+            if near(grad, g.values[e] * (1 - g.values[c] ** 2)):    # only the direct use of c reached x
+                raise Fail(f"2.4: on {what}: the leaf under {name} gets .grad = {fmt(grad)}, only the share of the "
+                           f"direct use of {name} — {name}'s _backward ran before exp({name})'s had added to "
+                           f"{name}.grad. A node may run only after every node that uses it: append a node to the "
+                           "topological order only once all its inputs are finished (seen is not finished), and "
+                           "run that order reversed") from None
+        raise
 
     # 4. backward() resets: twice in a row, and on a second graph sharing a leaf.
     graph, out, remote, what = kept
@@ -484,14 +524,19 @@ def _mlp_mutants(params: dict[str, torch.Tensor], X: torch.Tensor, y: torch.Tens
     return out
 
 
-def _mlp_case(seed: int, N: int, D: int, H: int, C: int, logit_shift: float = 0.0):
+_ABSENT = "N = 7, D = 3, H = 5, C = 4, labels 0–2 only (class 3 absent from the batch)"
+
+
+def _mlp_case(seed: int, N: int, D: int, H: int, C: int, logit_shift: float = 0.0, labels: tuple[int, ...] = ()):
     g = torch.Generator().manual_seed(seed)
     params = {"W1": torch.randn(D, H, generator=g, dtype=F64), "b1": 0.5 * torch.randn(H, generator=g, dtype=F64),
               "W2": torch.randn(H, C, generator=g, dtype=F64), "b2": torch.randn(C, generator=g, dtype=F64)}
     params["b2"] += logit_shift
     X = torch.randn(N, D, generator=g, dtype=F64)
     y = torch.randint(0, C, (N,), generator=g)
-    if N >= C:
+    if labels:
+        y = torch.tensor(labels)[torch.arange(N) % len(labels)]   # these classes only
+    elif N >= C:
         y[:C] = torch.randperm(C, generator=g)    # every class present, the first rows in a scrambled order
     return params, X, y
 
@@ -529,20 +574,32 @@ def _no_autograd_call(ctx: Context, fn, *args, **kwargs):
 
 
 @judge("2_5", timeout=30)
-@_single_threaded
+@single_threaded
 def mlp_by_hand(ctx: Context) -> None:
     k = ctx.kernel
     cases = [("N = 11 examples, D = 5, H = 7, C = 3", _mlp_case(250, 11, 5, 7, 3)),
              ("N = 1 example, D = 4, H = 6, C = 5", _mlp_case(251, 1, 4, 6, 5)),
-             ("N = 9, D = 3, H = 8, C = 4, logits around 900", _mlp_case(252, 9, 3, 8, 4, logit_shift=900.0))]
+             ("N = 9, D = 3, H = 8, C = 4, logits around 900", _mlp_case(252, 9, 3, 8, 4, logit_shift=900.0)),
+             # y ∈ {0, …, C−1} need not use every class: C is W2's width, not the largest label + 1.
+             (_ABSENT, _mlp_case(253, 7, 3, 5, 4, labels=(2, 0, 1)))]
     for what, (params, X, y) in cases:
-        remote_params = k.value(params)
-        got = k.fetch(_no_autograd_call(ctx, k.ns.mlp_loss_and_grads, remote_params, k.value(X), k.value(y)))
+        classes = (" — a batch need not contain every class: C is W2.shape[1], not y.max() + 1 "
+                   "(F.one_hot(y, C))") if what == _ABSENT else ""
+        remote_params, remote_X = k.value(params), k.value(X)
+        try:
+            got = k.fetch(_no_autograd_call(ctx, k.ns.mlp_loss_and_grads, remote_params, remote_X, k.value(y)))
+        except RemoteError as exc:
+            if not classes:
+                raise
+            raise Fail(f"2.5: {what}: mlp_loss_and_grads raised {exc}{classes}") from None
         if not isinstance(got, list) or len(got) != 2:
             raise Fail(f"2.5: mlp_loss_and_grads should return (loss, grads); got {type(got).__name__}")
         after = k.fetch(remote_params)
-        if any(not torch.equal(after[n], params[n]) for n in params):
+        if any(not torch.is_tensor(after.get(n)) or after[n].shape != params[n].shape
+               or not torch.equal(after[n], params[n]) for n in params):
             raise Fail(f"2.5: mlp_loss_and_grads changed the parameters it was given ({what}) — compute, don't update")
+        if not torch.equal(k.fetch(remote_X), X):
+            raise Fail(f"2.5: mlp_loss_and_grads changed X ({what}) — it only reads its inputs")
         loss = number("2.5", got[0], "the loss")
         grads = _grads_dict(got[1], "2.5")
         want_loss, want = _mlp_reference(params, X, y)
@@ -558,7 +615,7 @@ def mlp_by_hand(ctx: Context) -> None:
                 hint = " — that is the sum over the examples; the loss is their mean"
             raise Fail(f"2.5: {what}: the loss is {fmt(loss)}, expected the mean cross-entropy "
                        f"{fmt(want_loss.item())}"
-                       + hint)
+                       + (hint or classes))
         mutants = _mlp_mutants(params, X, y)
         for name in ("W2", "b2", "W1", "b1"):      # output side first: an error there spreads downstream
             g, w = grads[name], want[name]
@@ -574,7 +631,7 @@ def mlp_by_hand(ctx: Context) -> None:
                                f"({'Xᵀ · ∂L/∂A' if name == 'W1' else 'relu(A)ᵀ · ∂L/∂Z'})")
                 raise Fail(f"2.5: the gradient of {name} has shape {tuple(g.shape)}; {name} has shape "
                            f"{tuple(w.shape)} ({what})"
-                           + (" — biases sum over the rows (dim 0)" if name[0] == "b" else ""))
+                           + (" — biases sum over the rows (dim 0)" if name[0] == "b" and not classes else classes))
             if g.dtype != F64:
                 raise Fail(f"2.5: the gradient of {name} is {g.dtype} for float64 inputs — keep the inputs' dtype")
             if bool(torch.allclose(g, w, rtol=1e-7, atol=1e-9)):
@@ -592,7 +649,7 @@ def mlp_by_hand(ctx: Context) -> None:
             index = [int(v) for v in torch.unravel_index(torch.tensor(i), w.shape)]
             raise Fail(f"2.5: {what}: the gradient of {name} differs from autograd's by up to "
                        f"{float((g - w).abs().max()):.3g} (at {index}: {fmt(float(g.reshape(-1)[i]))} instead of "
-                       f"{fmt(float(w.reshape(-1)[i]))})")
+                       f"{fmt(float(w.reshape(-1)[i]))}){classes}")
 
 
 # --------------------------------------------------------------------------- 2.6 training on spirals
@@ -625,8 +682,117 @@ def _mlp_logits(params: dict[str, torch.Tensor], X: torch.Tensor) -> torch.Tenso
     return torch.relu(X.double() @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"]
 
 
+def _losses(losses, steps: int, call: str) -> list[float]:
+    """The recorded losses as floats: exactly one per step (the loss before that step's update)."""
+    if torch.is_tensor(losses):
+        losses = losses.reshape(-1).tolist()
+    if not isinstance(losses, (list, tuple)) or len(losses) != steps:
+        got_n = len(losses) if isinstance(losses, (list, tuple)) else repr(losses)
+        extra = (" (the loss before each step's update; not also the one after the last step)"
+                 if isinstance(losses, (list, tuple)) and len(losses) == steps + 1 else "")
+        raise Fail(f"2.6: {call} returned {got_n} losses; one loss per step expected{extra}")
+    return [number("2.6", v, "a loss") for v in losses]
+
+
+def _params(ctx: Context, params, D: int, hidden: int, C: int, call: str, dtype: torch.dtype) -> dict:
+    """The returned parameters, biases as vectors, checked for shape and dtype."""
+    if not isinstance(params, dict) or any(n not in params for n in ("W1", "b1", "W2", "b2")):
+        raise Fail("2.6: the parameters should be a dict with keys 'W1', 'b1', 'W2', 'b2' (as in Task 2.5)")
+    out = {}
+    for name, shape in {"W1": (D, hidden), "b1": (hidden,), "W2": (hidden, C), "b2": (C,)}.items():
+        t = params[name]
+        if name[0] == "b" and torch.is_tensor(t) and tuple(t.shape) == (1, *shape):
+            t = t.reshape(shape)       # a bias kept as a row works the same
+        if not torch.is_tensor(t) or tuple(t.shape) != shape:
+            raise Fail(f"2.6: {call}: {name} should have shape {shape}; got "
+                       f"{tuple(t.shape) if torch.is_tensor(t) else type(t).__name__}")
+        if t.dtype != dtype:
+            raise Fail(f"2.6: {call}: {name} is {t.dtype} for a {dtype} X — create the parameters in X's dtype")
+        out[name] = t
+    return out
+
+
+def _first_steps(ctx: Context, X: torch.Tensor, y: torch.Tensor) -> None:
+    """The first two steps, by the text's definitions, on float64 data with other arguments (hidden=8, lr=0.5):
+    the same seed gives the same start and another seed another one; the loss recorded at step 2 is the loss of the
+    whole training set at the parameters after step 1 (before step 2's update); step 2 is p − lr·∂L/∂p."""
+    k = ctx.kernel
+    X64 = X.double()
+    rX, ry = k.value(X64), k.value(y)
+    hidden, lr = 8, 0.5
+    D, C = X.shape[1], int(y.max()) + 1
+
+    def run(steps: int, seed: int):
+        call = f"train_mlp(float64 X, y, hidden={hidden}, lr={lr:g}, steps={steps}, seed={seed})"
+        try:
+            got = k.fetch(_no_autograd_call(ctx, k.ns.train_mlp, rX, ry, hidden=hidden, lr=lr, steps=steps,
+                                            seed=seed))
+        except RemoteError as exc:
+            hint = (" — create the parameters in X's dtype (dtype=X.dtype)"
+                    if any(w in exc.evalue for w in ("dtype", "Double", "Float")) else "")
+            raise Fail(f"2.6: {call} raised {exc}{hint}") from None
+        if not isinstance(got, list) or len(got) != 2:
+            raise Fail(f"2.6: train_mlp should return (params, losses); got {type(got).__name__}")
+        return _params(ctx, got[0], D, hidden, C, call, F64), _losses(got[1], steps, call)
+
+    p1, (l0,) = run(1, 5)
+    p2, (l0_again, l1) = run(2, 5)
+    q1, _ = run(1, 6)
+    if not near(l0_again, l0, 1e-9, 1e-12):
+        raise Fail(f"2.6: two calls of train_mlp with seed=5 start from different losses ({l0:.6g}, then "
+                   f"{l0_again:.6g}) — initialise from g = torch.Generator().manual_seed(seed), not from the global "
+                   "random state")
+    if all(torch.equal(p1[n], q1[n]) for n in p1):
+        raise Fail("2.6: train_mlp gives the same initial parameters for seeds 5 and 6 — initialise from "
+                   "g = torch.Generator().manual_seed(seed), with the seed it is given")
+
+    def loss_at(params):
+        return F.cross_entropy(_mlp_logits(params, X64), y).item()
+
+    def grads_at(params):
+        return _mlp_reference({n: t.double() for n, t in params.items()}, X64, y)[1]
+
+    if all(bool(torch.allclose(p2[n], p1[n], rtol=1e-12, atol=0.0)) for n in p1):
+        if not near(l1, l0, 1e-9, 1e-12):
+            raise Fail("2.6: train_mlp returns the same parameters after 1 and after 2 steps, though its loss "
+                       "changed — return the trained parameters")
+        raise Fail("2.6: a step of train_mlp leaves the parameters as they were, so the loss stays flat — are the "
+                   "parameters updated at every step, p ← p − lr·∂L/∂p?")
+    before = loss_at(p1)
+    if not near(l1, before, 1e-6, 1e-9):
+        if near(l1, loss_at(p2), 1e-6, 1e-9):
+            raise Fail(f"2.6: the loss recorded at step 2 ({l1:.6g}) is the loss after that step's update — record "
+                       f"the loss mlp_loss_and_grads returns, before the update p ← p − lr·grad ({before:.6g})")
+        raise Fail(f"2.6: the loss recorded at step 2 is {l1:.6g}, but the mean cross-entropy on the whole training "
+                   f"set at that step's parameters (what train_mlp returns after 1 step) is {before:.6g} — one loss "
+                   "per step, of all of X, before the update")
+    g = grads_at(p1)
+    want = {n: p1[n] - lr * g[n] for n in p1}
+    bad = [n for n in p1 if not bool(torch.allclose(p2[n], want[n], rtol=1e-6, atol=1e-9))]
+    if not bad:
+        return
+    call = f"hidden={hidden}, lr={lr:g}, seed=5, float64 X"
+    if all(bool(torch.allclose(p2[n], p1[n] + lr * g[n], rtol=1e-6, atol=1e-9)) for n in p1):
+        raise Fail(f"2.6: ({call}) step 2 goes up the gradient, so the loss rises — step against it, p − lr·grad")
+    frozen = [n for n in bad if torch.equal(p2[n], p1[n])]
+    if frozen and frozen == bad:
+        raise Fail(f"2.6: ({call}) step 2 leaves {' and '.join(frozen)} unchanged — p ← p − lr·∂L/∂p for every "
+                   "parameter" + (", biases included" if all(n[0] == "b" for n in frozen) else ""))
+    delta = torch.cat([(p1[n] - p2[n]).reshape(-1) for n in p1])
+    flat = torch.cat([g[n].reshape(-1) for n in p1])
+    scale = float(delta @ flat / (flat @ flat))
+    if bool(torch.allclose(delta, scale * flat, rtol=1e-6, atol=1e-9)):
+        raise Fail(f"2.6: ({call}) step 2 is p − {scale:.4g}·grad, not p − lr·grad with lr = {lr:g} — use the lr "
+                   "it is given")
+    worst = max(bad, key=lambda n: float((p2[n] - want[n]).abs().max()))
+    raise Fail(f"2.6: ({call}) after step 2, {worst} differs from p − lr·∂L/∂p computed from the parameters after "
+               f"step 1 by up to {float((p2[worst] - want[worst]).abs().max()):.3g} — one plain gradient-descent "
+               "step per iteration, with the gradient of the loss on the whole training set (no mini-batches, no "
+               "momentum)")
+
+
 @judge("2_6", timeout=60)
-@_single_threaded
+@single_threaded
 def train_on_spirals(ctx: Context) -> None:
     k = ctx.kernel
     X, y = _spirals(2026)
@@ -655,11 +821,7 @@ def train_on_spirals(ctx: Context) -> None:
                        f"{tuple(t.shape) if torch.is_tensor(t) else type(t).__name__}")
     if torch.is_tensor(losses):
         losses = losses.reshape(-1).tolist()
-    if not isinstance(losses, list) or len(losses) not in (steps, steps + 1):
-        got_n = len(losses) if isinstance(losses, list) else repr(losses)
-        raise Fail(f"2.6: train_mlp(..., steps={steps}) returned {got_n} "
-                   "losses; one loss per step expected")
-    losses = [number("2.6", v, "a loss") for v in losses]
+    losses = _losses(losses, steps, f"train_mlp(..., steps={steps})")
     if upstream_failed:
         ctx.notes.append("2.6: graded on the format of train_mlp's results only, since mlp_loss_and_grads failed 2.5")
         return
@@ -672,6 +834,7 @@ def train_on_spirals(ctx: Context) -> None:
     if hidden > 1 and bool(torch.allclose(W1, W1[:, :1].expand_as(W1))):
         raise Fail("2.6: every hidden unit has the same weights, so they can never differ — initialise W1 randomly "
                    "(torch.randn(D, hidden, generator=g) · √(2/D))")
+    _first_steps(ctx, X, y)
     if last > 0.5 * first:
         why = (" — it rises: step against the gradient, p ← p − lr·grad" if last > first + 1e-6 else
                " — it stays flat: are the parameters updated at every step?" if abs(last - first) < 1e-6 else "")

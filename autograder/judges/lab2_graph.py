@@ -315,6 +315,9 @@ def unit_cause(u: Unit, got: list[float], want: list[float], relu_grad=None) -> 
             return " — the factor n is missing: the derivative of aⁿ is n·a^(n−1)"
     if node[0] == "mul" and len(u.leaves) == 2 and near(g[0], a) and near(g[1], u.graph.values[u.leaves[1]]):
         return " — swapped: ∂(a·b)/∂a is b and ∂(a·b)/∂b is a"
+    if node[0] == "relu" and u.upstream < 0 < a and near(g[0], 0.0):
+        return (f" — ReLU lets the gradient through where its input was positive, whatever the sign of the gradient "
+                f"arriving from above (here {u.upstream:g}): the mask is a > 0, not out.grad > 0")
     if node[0] == "relu" and relu_grad is not None:
         wrong_here = near(g[0], 0.0) if a > 0 else near(g[0], u.upstream)
         if wrong_here and near(relu_grad(-a), 1.0 if a > 0 else 0.0):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +19,7 @@ from torch import nn
 
 from course.grader.judge import Context, Fail, close, judge
 from course.grader.kernel import RemoteError
-from course.grader.toolkit import number, remote_copy
+from course.grader.toolkit import number, remote_copy, unchanged
 
 TWO_PI = 2 * math.pi
 
@@ -174,6 +175,20 @@ def mlp(ctx: Context) -> None:
     if bool((first == first[0]).all()):
         raise Fail("4.2: every hidden unit of the first layer starts with the same weights, so they stay identical "
                    "while training — keep PyTorch's random initialisation")
+    # PyTorch's default initialisation draws from the global random state: another call gives other weights, and
+    # the same global seed the same weights (the notebook seeds before each make_mlp to compare encodings fairly).
+    first_weights = [p for _, p in named]
+    again = k.fetch(builtins.list(k.ns.make_mlp(6).parameters()))
+    if len(again) == len(first_weights) and all(torch.equal(a, b) for a, b in zip(again, first_weights)):
+        raise Fail("4.2: make_mlp gives the same weights on every call — it must not seed the random state "
+                   "(torch.manual_seed) or draw from a fixed generator: PyTorch's default initialisation draws from "
+                   "the global random state, which the caller seeds (torch.manual_seed(seed) before make_mlp)")
+    k.module("torch").manual_seed(42)
+    again = k.fetch(builtins.list(k.ns.make_mlp(6).parameters()))
+    if len(again) != len(first_weights) or not all(torch.equal(a, b) for a, b in zip(again, first_weights)):
+        raise Fail("4.2: after the same torch.manual_seed(42), make_mlp gives other initial weights — draw them "
+                   "from the global random state (PyTorch's default initialisation), so that the caller's "
+                   "torch.manual_seed(seed) decides them")
     # Fresh weights in the student's own layout (biases non-zero, a last layer large enough for the sigmoid to
     # matter), so that no initialisation hides a bug.
     g = torch.Generator().manual_seed(420)
@@ -289,7 +304,8 @@ def training_loop(ctx: Context) -> None:
     recorder = k.ns._lab4_judge_recorder()
     student = remote_copy(ctx, net)
     xr, yr = k.value(x), k.value(y)
-    returned = k.fetch(k.ns.train_mlp(student, xr, yr, steps=steps, lr=lr, callback=recorder))
+    returned_r = k.ns.train_mlp(student, xr, yr, steps=steps, lr=lr, callback=recorder)
+    returned = k.fetch(returned_r)
     got = list(k.fetch(builtins.list(student.parameters())))
     if not _same_params(got, snapshots[-1]):
         why = (f"your weights after {steps} steps differ from those of {steps} full-batch Adam steps "
@@ -319,6 +335,11 @@ def training_loop(ctx: Context) -> None:
         raise Fail(f"4.2: train_mlp(steps={steps}) should return a list of {steps} losses (one per step), got "
                    f"{type(returned).__name__}{f' of length {len(returned)}' if hasattr(returned, '__len__') else ''}")
     values = [number("4.2", v, "each loss", "a Python float") for v in returned]
+    holding = k.fetch(builtins.list(builtins.map(builtins.getattr, returned_r, k.value(["requires_grad"] * steps),
+                                                 k.value([False] * steps))))
+    if any(h is True for h in holding):
+        raise Fail("4.2: train_mlp returns the loss tensors themselves, each holding its step's autograd graph (and "
+                   "the activations it saved) — return Python floats: losses.append(loss.item())")
     if not all(math.isclose(v, r, rel_tol=1e-6, abs_tol=1e-9) for v, r in zip(values, losses)):
         hint = ""
         after = [F.mse_loss(_apply(net, s, x), y).item() for s in snapshots]
@@ -370,7 +391,11 @@ def psnr(ctx: Context) -> None:
     pred = (target + 0.05 * torch.randn(5, 4, 3, generator=g)).clamp(0, 1)
     mse = F.mse_loss(pred.double(), target.double()).item()
     expected = 10 * math.log10(1 / mse)
-    got = number("4.2", k.fetch(k.ns.psnr(k.value(pred), k.value(target))), "psnr(pred, target)", "a Python float")
+    pred_r, target_r = k.value(pred), k.value(target)
+    got = number("4.2", k.fetch(k.ns.psnr(pred_r, target_r)), "psnr(pred, target)", "a Python float")
+    for name, sent, remote in (("pred", pred, pred_r), ("target", target, target_r)):
+        unchanged(ctx, remote, sent, "psnr", name, "it only measures: compute (pred - target) into a new tensor "
+                  "(`err = pred.detach(); err -= target` writes into pred's memory)")
     if not math.isclose(got, expected, abs_tol=1e-3):
         channel_mean = sum(10 * math.log10(1 / F.mse_loss(pred[..., c].double(), target[..., c].double()).item())
                            for c in range(3)) / 3
@@ -443,10 +468,13 @@ def positional_encoding(ctx: Context) -> None:
     k = ctx.kernel
     g = torch.Generator().manual_seed(43)
     cases = [(torch.rand(6, 2, generator=g) * 1.4 - 0.2, 5), (torch.rand(4, 2, generator=g), 3),
-             (torch.rand(5, 1, generator=g), 4), (torch.rand(3, 3, generator=g), 2), (torch.rand(4, 2, generator=g), 1)]
+             (torch.rand(5, 1, generator=g), 4), (torch.rand(3, 3, generator=g), 2), (torch.rand(4, 2, generator=g), 1),
+             # float64 points (the visible test promises other dtypes), with more octaves.
+             (torch.rand(5, 2, generator=g, dtype=torch.float64) * 1.2 - 0.1, 7)]
     for p, L in cases:
         n, d = p.shape
-        out = k.fetch(k.ns.positional_encoding(k.value(p), L))
+        sent = k.value(p)
+        out = k.fetch(k.ns.positional_encoding(sent, L))
         if not torch.is_tensor(out):
             raise Fail(f"4.3: positional_encoding returned a {type(out).__name__}, not a tensor")
         expected = _encoding_variant(p, L)
@@ -463,6 +491,14 @@ def positional_encoding(ctx: Context) -> None:
             raise Fail(f"4.3: positional_encoding(p of shape {tuple(p.shape)}, L={L}) has shape {tuple(out.shape)}; "
                        f"(N, 2·L·d) = {tuple(expected.shape)} expected{hint}")
         if close(out, expected, rtol=0, atol=2e-4):
+            if out.dtype != p.dtype:
+                use = (" (the MLP's weights are float32: float64 features would not go through it)"
+                       if p.dtype == torch.float32 else "")
+                raise Fail(f"4.3: positional_encoding returns {str(out.dtype).replace('torch.', '')} features for "
+                           f"{str(p.dtype).replace('torch.', '')} points — keep p's dtype{use}: compute with torch on "
+                           "p itself, or build any buffer with p's dtype (p.new_zeros, dtype=p.dtype)")
+            unchanged(ctx, sent, p, "positional_encoding", "points p",
+                      "it only encodes them: compute the angles into a new tensor (`p = math.pi * p`, not `p *= math.pi`)")
             continue
         kk = torch.arange(L, dtype=torch.float64)
         frequencies = {
@@ -566,12 +602,18 @@ def gaussian_features(ctx: Context) -> None:
         raise Fail("4.4: seed=7 and seed=8 give the same B — the seed must decide B")
     g = torch.Generator().manual_seed(44)
     p = torch.rand(9, 2, generator=g) * 1.2 - 0.1
-    first = k.fetch(enc(k.value(p)))
+    sent = k.value(p)
+    first = k.fetch(enc(sent))
+    unchanged(ctx, sent, p, "forward", "points p",
+              "it only encodes them: compute the angles into a new tensor (`angles = 2 * math.pi * p @ self.B.T`)")
     second = k.fetch(enc(k.value(p)))
     if not torch.is_tensor(first) or tuple(first.shape) != (9, 2 * n_features):
         raise Fail(f"4.4: {what} maps 9 points to "
                    f"{tuple(first.shape) if torch.is_tensor(first) else type(first).__name__}; (9, 2·n_features) = "
                    f"(9, {2 * n_features}) expected")
+    if first.dtype != p.dtype:
+        raise Fail(f"4.4: {what} returns {str(first.dtype).replace('torch.', '')} features for float32 points — keep "
+                   "the points' dtype (the MLP's weights are float32)")
     if not close(first, second, rtol=0, atol=1e-6):
         raise Fail("4.4: calling the module twice on the same points gives different features — B is drawn again "
                    "at every call: draw it once, in __init__, and reuse it in forward")
@@ -641,6 +683,9 @@ def split(ctx: Context) -> None:
                            "index[0::2, 0::2].reshape(-1) of index = torch.arange(H * W).reshape(H, W)")
             if t.is_floating_point():
                 raise Fail(f"4.5: grid_split's {name} holds floats; integer pixel indices (int64) expected")
+            if t.dtype != torch.int64:
+                raise Fail(f"4.5: grid_split's {name} is {str(t.dtype).replace('torch.', '')}; the text asks for int64 "
+                           "indices (torch.long), as torch.arange and nonzero give")
             if t.ndim != 1:
                 raise Fail(f"4.5: grid_split's {name} has shape {tuple(t.shape)}; a 1-D tensor of pixel indices "
                            "expected (flatten it with .reshape(-1))")
@@ -716,12 +761,232 @@ def _select_fixture():
     return features, masked, train_idx
 
 
+# --------------------------------------------------------------------------- 4.5 and 4.6: what train_mlp was given
+
+_SPY = '''
+def _lab4_judge_spy():
+    """For the judges of 4.5 and 4.6: the notebook's train_mlp, wrapped to record each call; (calls, restore)."""
+    namespace = globals()
+    original = namespace["train_mlp"]
+    calls = []
+
+    def train_mlp(model, inputs, targets, *args, **kwargs):
+        calls.append([model, inputs, targets, kwargs.get("steps"), kwargs.get("lr")])
+        return original(model, inputs, targets, *args, **kwargs)
+
+    def restore():
+        namespace["train_mlp"] = original
+
+    namespace["train_mlp"] = train_mlp
+    return calls, restore
+'''
+
+
+def _spied(ctx: Context, run, *, tensors: bool) -> tuple:
+    """``run()`` with the notebook's ``train_mlp`` recording its calls (the student's selection and sweep are told to
+    train with it): (what ``run`` returned, the calls), each a dict of the remote ``model``, the ``steps`` and ``lr``
+    it was given and, with ``tensors``, its ``inputs`` and ``targets``. No calls are recorded when the student's code
+    trains some other way."""
+    k = ctx.kernel
+    spy = None
+    try:
+        if k.run_cell(_SPY, timeout=30) is None:
+            spy = k.ns._lab4_judge_spy()
+    except RemoteError:
+        spy = None
+    if spy is None:
+        return run(), []
+    try:
+        result = run()
+    finally:
+        try:
+            k.fetch(spy[1]())
+        except RemoteError:
+            pass
+    calls = []
+    for i in range(k.fetch(k.module("builtins").len(spy[0]))):
+        c = spy[0][i]
+        call = {"model": c[0]}
+        try:
+            call["steps"], call["lr"] = k.fetch(c[3]), k.fetch(c[4])
+            if tensors:
+                call["inputs"], call["targets"] = k.fetch(c[1]), k.fetch(c[2])
+        except RemoteError:
+            continue
+        calls.append(call)
+    return result, calls
+
+
+def _passed_on(task: str, what: str, calls: list[dict], steps: int, lr: float) -> None:
+    """Every recorded train_mlp call got the steps and lr the function was given."""
+    for c in calls:
+        s, r = c["steps"], c["lr"]
+        if not isinstance(s, numbers.Real) or not isinstance(r, numbers.Real):
+            continue
+        if s != steps or not math.isclose(r, lr, rel_tol=1e-9):
+            wrong = " and ".join(x for x, bad in ((f"steps={s:g}", s != steps),
+                                                   (f"lr={r:g}", not math.isclose(r, lr, rel_tol=1e-9))) if bad)
+            raise Fail(f"{task}: {what}(..., steps={steps}, lr={lr:g}) trains with {wrong} — pass the function's own "
+                       "steps and lr on to train_mlp (steps=steps, lr=lr), not the notebook's values")
+
+
+def _rows(inputs, table: torch.Tensor) -> torch.Tensor | None:
+    """The row of ``table`` that each row of ``inputs`` copies, or None when some row is no row of it."""
+    if not torch.is_tensor(inputs) or inputs.ndim != 2 or inputs.shape[1] != table.shape[1] or not len(inputs):
+        return None
+    x, t = inputs.detach().double(), table.double()
+    # Rows matched by a random projection (sorted, then searched), then checked entry by entry.
+    r = torch.randn(t.shape[1], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    kt, kx = t @ r, x @ r
+    order = kt.argsort()
+    pos = torch.searchsorted(kt[order], kx)
+    above, below = order[pos.clamp(max=len(kt) - 1)], order[(pos - 1).clamp(min=0)]
+    rows = torch.where((kt[above] - kx).abs() <= (kt[below] - kx).abs(), above, below)
+    return rows if bool(((x - t[rows]).abs().amax(dim=1) < 1e-5).all()) else None
+
+
+def _split_of(calls: list[dict], features: torch.Tensor, train_idx: torch.Tensor):
+    """(the pixels a candidate was trained on, the rest of train_idx: its validation pixels, the call), from the one
+    recorded train_mlp call on ``features``; None when there is not exactly one such call inside train_idx."""
+    seen = [(c, rows) for c in calls if (rows := _rows(c.get("inputs"), features)) is not None]
+    if len(seen) != 1:
+        return None
+    c, rows = seen[0]
+    fit = set(rows.tolist())
+    train = set(train_idx.tolist())
+    if not fit <= train:
+        return None
+    return rows, torch.tensor(sorted(train - fit), dtype=torch.long), c
+
+
+def _tiny_picture():
+    """A 16×16 picture for the hidden calls that only watch what train_mlp is given: features, colours, grids."""
+    h = w = 16
+    i, j = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    coords = torch.stack([j / w, i / h], dim=-1).reshape(-1, 2).float()
+    angles = math.pi * coords
+    features = torch.cat([angles.sin(), angles.cos()], dim=1)
+    rgb = torch.rand(h * w, 3, generator=torch.Generator().manual_seed(45))
+    return coords, features, rgb, *_grid(h, w)
+
+
+_TINY = {"steps": 2, "lr": 0.004}
+_TINY_FRACTION = 0.7     # far from the default 0.25 and from 1 − 0.25: ignoring it or swapping the parts shows
+
+
+def _check_split(rows: torch.Tensor, val: torch.Tensor, train_idx: torch.Tensor, fraction: float,
+                 slack: float) -> None:
+    n = len(train_idx)
+    if not len(val):
+        raise Fail("4.5: every pixel of train_idx was trained on, so the validation pixels were also trained on and "
+                   "the candidate that memorises best wins — hold out the validation pixels: train on train_idx "
+                   "minus them")
+    expected = fraction * n
+    if not (1 - slack) * expected <= len(val) <= (1 + slack) * expected:
+        raise Fail(f"4.5: with val_fraction={fraction:g}, {len(val)} of the {n} pixels of train_idx were held out for "
+                   f"validation and {n - len(val)} trained on; about round(val_fraction · len(train_idx)) = "
+                   f"{round(expected)} validation pixels expected — use the function's val_fraction, and keep that "
+                   "share for validation, the rest for training")
+    m, order = len(val), train_idx.tolist()
+    if val.tolist() in (sorted(order[:m]), sorted(order[-m:])):
+        raise Fail(f"4.5: the validation pixels are the {'first' if val.tolist() == sorted(order[:m]) else 'last'} "
+                   f"{m} of train_idx, a band at the {'top' if val.tolist() == sorted(order[:m]) else 'bottom'} of the "
+                   "picture: train_idx was not shuffled — shuffle it with torch.randperm(len(train_idx), "
+                   "generator=torch.Generator().manual_seed(seed)) first")
+
+
+def _tiny_selection(ctx: Context) -> None:
+    """select_encoding on a tiny picture, three times: other steps, lr and val_fraction than the notebook's, another
+    global random state, another seed. The split (read from what train_mlp was given) must follow val_fraction and
+    the seed, and only them."""
+    k = ctx.kernel
+    _, features, rgb, train_idx, _ = _tiny_picture()
+    splits = []
+    for global_seed, seed in ((11, 5), (12, 5), (11, 6)):
+        k.module("torch").manual_seed(global_seed)
+        try:
+            _, calls = _spied(ctx, lambda seed=seed: k.fetch(k.ns.select_encoding(
+                k.value({"tiny": features}), k.value(rgb), k.value(train_idx), val_fraction=_TINY_FRACTION,
+                seed=seed, **_TINY)), tensors=True)
+        except RemoteError as exc:
+            raise Fail(f"4.5: select_encoding(one candidate, steps=2, lr=0.004, val_fraction=0.7, seed={seed}) "
+                       f"raised {exc}") from None
+        _passed_on("4.5", "select_encoding", calls, **_TINY)
+        found = _split_of(calls, features, train_idx)
+        if found is None:
+            return
+        rows, val, _ = found
+        if not splits:
+            _check_split(rows, val, train_idx, _TINY_FRACTION, 0.3)
+        splits.append(val.tolist())
+    if splits[1] != splits[0]:
+        raise Fail("4.5: select_encoding picks other validation pixels for the same seed when the global random state "
+                   "changes — the split must depend on seed only: torch.randperm(len(train_idx), "
+                   "generator=torch.Generator().manual_seed(seed))")
+    if splits[2] == splits[0]:
+        raise Fail("4.5: select_encoding picks the same validation pixels for seed=5 and seed=6 — the seed must decide "
+                   "the split: torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))")
+
+
+def _check_fits(splits: dict, rgb: torch.Tensor, train_idx: torch.Tensor) -> None:
+    """Each candidate's one train_mlp call: the colours of the pixels whose features it got, and a split of
+    train_idx into training and validation pixels as the text defines it."""
+    for name, found in splits.items():
+        if found is None:
+            continue
+        rows, val, c = found
+        if not torch.is_tensor(c["targets"]) or not close(c["targets"], rgb[rows], rtol=0, atol=1e-6):
+            raise Fail(f"4.5: train_mlp got the features of some pixels and other colours for {name!r} — index the "
+                       "features and the colours with the same training indices")
+        _check_split(rows, val, train_idx, _SELECT["val_fraction"], 0.45)
+
+
+def _check_scores(ctx: Context, splits: dict, features: dict, rgb: torch.Tensor, train_idx: torch.Tensor,
+                  values: dict[str, float]) -> None:
+    """Each score, recomputed by its definition from the student's own trained model: the PSNR on the pixels of
+    train_idx that the model was not trained on."""
+    k = ctx.kernel
+    for name, table in features.items():
+        found = splits[name]
+        if found is None:
+            continue
+        rows, val, c = found
+        try:
+            pred = k.fetch(c["model"](k.value(table[val])))
+        except RemoteError:
+            continue
+        if not torch.is_tensor(pred) or tuple(pred.shape) != (len(val), 3):
+            continue
+        mine = _psnr(pred, rgb[val])
+        if abs(values[name] - mine) > 0.02:
+            hint = ""
+            try:
+                everywhere = k.fetch(c["model"](k.value(table[train_idx])))
+            except RemoteError:
+                everywhere = None
+            if torch.is_tensor(everywhere) and tuple(everywhere.shape) == (len(train_idx), 3):
+                on_all = _psnr(everywhere, rgb[train_idx])
+                fit_at = torch.isin(train_idx, rows)
+                on_training = _psnr(everywhere[fit_at], rgb[train_idx][fit_at])
+                if abs(values[name] - on_all) < 0.02:
+                    hint = (f": {on_all:.2f} dB is its PSNR on every pixel of train_idx, the pixels it was also "
+                            "trained on included")
+                elif abs(values[name] - on_training) < abs(values[name] - mine) / 3:
+                    hint = (f", and {on_training:.2f} dB on its training pixels: your score measures the pixels it "
+                            "was trained on (or its training loss)")
+            raise Fail(f"4.5: the score of {name!r} is {values[name]:.2f} dB, but the model trained for it reaches "
+                       f"{mine:.2f} dB on the validation pixels (the pixels of train_idx it was not trained on){hint} "
+                       "— score each candidate after training, by psnr on the validation pixels")
+
+
 @judge("4_5_select", timeout=120)
 def select(ctx: Context) -> None:
     k = ctx.kernel
     features, rgb, train_idx = _select_fixture()
+    rgb_r, train_idx_r = k.value(rgb), k.value(train_idx)
     try:
-        got = k.fetch(k.ns.select_encoding(k.value(features), k.value(rgb), k.value(train_idx), **_SELECT))
+        got, calls = _spied(ctx, lambda: k.fetch(k.ns.select_encoding(k.value(features), rgb_r, train_idx_r,
+                                                                      **_SELECT)), tensors=True)
     except RemoteError as exc:
         raise Fail(f"4.5: select_encoding raised {exc} on the hidden test — it gets a dict of candidates' features "
                    "for every pixel, every pixel's colours and train_idx, and may use only the pixels in train_idx; "
@@ -747,20 +1012,32 @@ def select(ctx: Context) -> None:
         hint = " — that is the lowest: the best PSNR is the highest" if best == argmin else ""
         raise Fail(f"4.5: select_encoding returned {best!r}, but {argmax!r} has the highest validation PSNR "
                    f"({values[argmax]:.1f} dB){hint}")
+    unchanged(ctx, train_idx_r, train_idx, "select_encoding", "train_idx", "it only reads its arguments")
+    unchanged(ctx, rgb_r, rgb, "select_encoding", "colours rgb", "it only reads its arguments")
+    # What train_mlp was given: the steps and lr, and which pixels it was trained on (the rest of train_idx being
+    # the validation pixels); then the same on a tiny picture with other arguments, random states and seeds.
+    _passed_on("4.5", "select_encoding", calls, _SELECT["steps"], _SELECT["lr"])
+    splits = {name: _split_of(calls, table, train_idx) for name, table in features.items()}
+    _check_fits(splits, rgb, train_idx)
+    if calls:
+        _tiny_selection(ctx)
     # What the solution scores on this fixture, recorded by `course build` (None before the first build).
     ref_scores = {name: ctx.reference(f"4.5/select/{name}", v) for name, v in values.items()}
     upstream = ctx.failed("4_2", "4_2_train", "4_2_psnr")
+    if not upstream:
+        if best == "Gaussian σ=40":
+            raise Fail("4.5: select_encoding chose 'Gaussian σ=40', the candidate that memorises its training pixels "
+                       "best and predicts the others worst — the validation pixels must be held out of training: "
+                       "train on train_idx minus the validation pixels, and score on the validation pixels only")
+        if best != "Gaussian σ=2":
+            raise Fail(f"4.5: select_encoding chose {best!r}; on validation pixels held out of train_idx, "
+                       f"'Gaussian σ=2' is clearly best here (your scores: "
+                       f"{', '.join(f'{n} {v:.1f} dB' for n, v in values.items())})")
+    if not ctx.failed("4_2_psnr"):     # the student's own models, measured here
+        _check_scores(ctx, splits, features, rgb, train_idx, values)
     if upstream:
         ctx.notes.append(f"4.5: the selection's outcome is not held against 4.5, since {', '.join(upstream)} failed")
         return
-    if best == "Gaussian σ=40":
-        raise Fail("4.5: select_encoding chose 'Gaussian σ=40', the candidate that memorises its training pixels "
-                   "best and predicts the others worst — the validation pixels must be held out of training: train "
-                   "on train_idx minus the validation pixels, and score on the validation pixels only")
-    if best != "Gaussian σ=2":
-        raise Fail(f"4.5: select_encoding chose {best!r}; on validation pixels held out of train_idx, "
-                   f"'Gaussian σ=2' is clearly best here (your scores: "
-                   f"{', '.join(f'{n} {v:.1f} dB' for n, v in values.items())})")
     # Validation pixels that were trained on, too, inflate the memorising candidates' scores.
     for name, v in values.items():
         r = ref_scores[name]
@@ -921,6 +1198,16 @@ def sweep(ctx: Context) -> None:
                        f"{tuple(pred.shape) if torch.is_tensor(pred) else type(pred).__name__}; "
                        f"{tuple(rgb.shape)} colours expected")
         measured[sigma] = (_psnr(pred[train_idx], rgb[train_idx]), _psnr(pred[held_idx], rgb[held_idx]))
+    unchanged(ctx, cr, coords, "sweep_sigma", "coords", "it only reads its arguments")
+    # The steps and lr it was given reach train_mlp: a tiny picture, with values other than the notebook's.
+    coords_t, _, rgb_t, train_t, held_t = _tiny_picture()
+    try:
+        _, calls = _spied(ctx, lambda: k.fetch(k.module("builtins").len(k.ns.sweep_sigma(
+            k.value([3.0]), k.value(coords_t), k.value(rgb_t), k.value(train_t), k.value(held_t), seed=2, **_TINY))),
+            tensors=False)
+    except RemoteError as exc:
+        raise Fail(f"4.6: sweep_sigma([3.0], ..., steps=2, lr=0.004, seed=2) raised {exc}") from None
+    _passed_on("4.6", "sweep_sigma", calls, **_TINY)
     if upstream:
         ctx.notes.append(f"4.6: the sweep's values are not held against 4.6, since {', '.join(upstream)} failed")
         return

@@ -7,6 +7,8 @@ Where a judge names a cause, it is because the student's output matches that spe
 """
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 
 import torch
@@ -16,6 +18,7 @@ from torch import nn
 from course.grader.judge import Context, Fail, close, judge
 from course.grader.kernel import RemoteError
 from course.grader.toolkit import (
+    single_threaded,
     call,
     call_forbidding,
     checkpoint_tier,
@@ -28,6 +31,9 @@ from course.grader.toolkit import (
     sgd_epoch,
     tensor,
 )
+
+
+
 
 # --------------------------------------------------------------------------- 5.1 convolution
 
@@ -75,6 +81,7 @@ _CONV_CASES = [   # (x shape, weight shape, stride, padding, bias)
 
 
 @judge("5_1")
+@single_threaded
 def conv(ctx: Context) -> None:
     for size, kernel, stride, padding, want in [(32, 5, 1, 0, 28), (32, 3, 2, 1, 16), (7, 3, 2, 0, 3), (8, 3, 2, 1, 4),
                                                  (9, 4, 3, 2, 4), (6, 3, 4, 0, 1), (5, 5, 1, 2, 5), (10, 2, 2, 0, 5)]:
@@ -147,6 +154,7 @@ def _pool_variants(x, k, s):
 
 
 @judge("5_2")
+@single_threaded
 def max_pool(ctx: Context) -> None:
     g = torch.Generator().manual_seed(52)
     cases = [((2, 3, 7, 9), 2, None), ((1, 2, 9, 8), 3, 2), ((2, 1, 6, 5), 2, 1), ((1, 3, 10, 10), 3, 3),
@@ -178,6 +186,7 @@ _LENET_SHAPES = {(6, 1, 5, 5): "conv 1 → 6 (5 × 5)", (16, 6, 5, 5): "conv 6 �
 
 
 @judge("5_3_model")
+@single_threaded
 def lenet(ctx: Context) -> None:
     k = ctx.kernel
     k.module("torch").manual_seed(53)
@@ -204,10 +213,32 @@ def lenet(ctx: Context) -> None:
     m.load_state_dict(k.value(new))
     m.eval()
     x = torch.randn(16, 1, 28, 28, generator=g)
+    # What enters each layer, recorded by forward pre-hooks: an activation must sit between consecutive layers.
+    layers = {}
+    for name, t in new.items():
+        if name.endswith(".weight") and tuple(t.shape) in _LENET_SHAPES:
+            layers[tuple(t.shape)] = (name[:-len(".weight")], t, new.get(name[:-len("weight")] + "bias"))
+    seen, hooks = k.value({}), []
+    try:
+        record = k.module("builtins").getattr(seen, "__setitem__")
+        subs = {shape: m.get_submodule(path) for shape, (path, _, _) in layers.items()}
+        hooks = [sub.register_forward_pre_hook(record) for sub in subs.values()]
+    except RemoteError:
+        subs = {}
     try:
         out = k.fetch(m(k.value(x)))
     except RemoteError as exc:
         raise Fail(f"5.3: LeNet-5 fails on a batch of (16, 1, 28, 28) digits: {exc}") from None
+    inputs = {}
+    for shape, sub in subs.items():
+        try:
+            got = k.fetch(seen[sub])
+            inputs[shape] = got[0] if isinstance(got, (list, tuple)) and got and torch.is_tensor(got[0]) else None
+        except RemoteError:
+            inputs[shape] = None
+    for hook in hooks:
+        hook.remove()
+    _activations(layers, inputs)
     if not torch.is_tensor(out) or tuple(out.shape) != (16, 10):
         raise Fail(f"5.3: LeNet-5 maps (16, 1, 28, 28) to {getattr(out, 'shape', type(out).__name__)}; (16, 10) logits "
                    "expected")
@@ -221,6 +252,33 @@ def lenet(ctx: Context) -> None:
     if not close(one, out[5:6], rtol=1e-4, atol=1e-4):
         raise Fail("5.3: the logits of one digit alone differ from its logits in a batch — each image must be "
                    "processed on its own (flatten from dim 1)")
+
+
+def _activations(layers: dict, inputs: dict) -> None:
+    """Fail when what enters a LeNet layer is what the layer before it put out, pooled at most: no activation
+    between them (the parameter count cannot see that)."""
+    order = list(_LENET_SHAPES)
+    for before, after in itertools.pairwise(order):
+        if before not in layers or inputs.get(before) is None or inputs.get(after) is None:
+            continue
+        _, weight, bias = layers[before]
+        x_in, nxt = inputs[before].detach().float(), inputs[after].detach().float()
+        candidates = []
+        try:
+            if weight.ndim == 4:
+                for padding in (2, 0):
+                    y = F.conv2d(x_in, weight, bias, padding=padding)
+                    for pooled in (F.max_pool2d(y, 2), F.avg_pool2d(y, 2)):
+                        candidates.append(pooled if nxt.ndim == 4 else pooled.flatten(1))
+            else:
+                candidates.append(F.linear(x_in.flatten(1), weight, bias))
+        except RuntimeError:
+            continue
+        if any(c.shape == nxt.shape and close(c, nxt, rtol=1e-4, atol=1e-5) for c in candidates):
+            raise Fail(f"5.3: there is no activation after the {_LENET_SHAPES[before]} layer — what enters the "
+                       f"{_LENET_SHAPES[after]} layer is its output as it is (pooled at most): LeNet-5 has an activation "
+                       "(tanh or ReLU) after every convolution and every linear layer but the last, or two layers "
+                       "collapse into one linear map")
 
 
 def _small_net(seed: int, dropout: float = 0.0, bn: bool = False) -> nn.Sequential:
@@ -251,6 +309,7 @@ def _digits(seed: int, n: int):
 
 
 @judge("5_3_train")
+@single_threaded
 def loops(ctx: Context) -> None:
     k = ctx.kernel
     cpu = k.module("torch").device("cpu")
@@ -264,16 +323,28 @@ def loops(ctx: Context) -> None:
     student.eval()                                  # evaluate() may have left it so: train_epoch must switch back
     # A small step: a loss summed over the batch (64× larger steps) must stay finite to be recognised.
     opt = k.module("torch.optim").SGD(student.parameters(), lr=0.02, momentum=0.9)
+    # The batches come as a one-pass iterator: train_lenet hands train_epoch a generator.
+    one_pass = k.module("builtins").iter(k.value(batches))
+    state, mean_ex, mean_b, last = _sgd_state(net, batches, 0.02, 0.9)
     try:
-        ret = k.fetch(k.ns.train_epoch(student, k.value(batches), opt, cpu))
+        ret = k.fetch(k.ns.train_epoch(student, one_pass, opt, cpu))
     except RemoteError as exc:
+        if _trains_on_a_list(ctx, net, batches, state):
+            raise Fail(f"5.3: train_epoch raised {exc} when `batches` is a one-pass iterator; {_ONE_PASS}") from None
         raise Fail(f"5.3: train_epoch raised {exc}") from None
     got = k.fetch(student.state_dict())
-    state, mean_ex, mean_b, last = _sgd_state(net, batches, 0.02, 0.9)
     if not _same_state(got, state):
         why = "the weights after one epoch differ from those of a correct epoch (mean cross-entropy, one step per batch)"
-        if _same_state(got, net.state_dict()):
+        buffers = {name for name, _ in net.named_buffers()}
+        if _same_state({n: t for n, t in got.items() if n not in buffers},
+                       {n: t for n, t in state.items() if n not in buffers}):
+            why = ("the weights are right, but batch norm's running statistics are not: the model made an extra "
+                   "forward pass in training mode (e.g. to measure the loss again after opt.step()) — record "
+                   "loss.item() of the forward pass that the step used")
+        elif _same_state(got, net.state_dict()):
             why = "the weights did not change — for every batch: opt.zero_grad(), loss.backward(), opt.step()"
+            if _trains_on_a_list(ctx, net, batches, state):
+                why = f"the weights did not change when `batches` is a one-pass iterator; {_ONE_PASS}"
         elif k.fetch(k.module("builtins").len(opt.state)) == 0:
             why = ("the optimiser passed in was never stepped — step the `opt` argument, don't create a new "
                    "optimiser inside train_epoch")
@@ -289,9 +360,12 @@ def loops(ctx: Context) -> None:
     value = number("5.3", ret, "train_epoch's return value", "use loss.item()")
     # The text asks for the mean loss per example: with batches of 64, 64 and 22 the mean of the batches' means differs.
     if not math.isclose(value, mean_ex, rel_tol=1e-4):
+        after_train, after_eval = _losses_after_steps(net, batches, 0.02, 0.9)
         hint = (" — that is the last batch's loss, not the epoch's mean" if math.isclose(value, last, rel_tol=1e-4) else
                 " — that is the mean of the batches' means — weight each batch's loss by its size (the last batch "
-                "holds 22 examples, not 64)" if math.isclose(value, mean_b, rel_tol=1e-4) else "")
+                "holds 22 examples, not 64)" if math.isclose(value, mean_b, rel_tol=1e-4) else
+                " — that is the loss measured after each opt.step(); record the loss of the forward pass that the "
+                "step used" if any(math.isclose(value, v, rel_tol=1e-4) for v in (after_train, after_eval)) else "")
         raise Fail(f"5.3: train_epoch returned {value:.5f}; the epoch's mean training loss is {mean_ex:.5f}{hint}")
 
     # evaluate: a model with batch norm (running statistics far from the batch's) and dropout, left in train mode.
@@ -348,6 +422,44 @@ def loops(ctx: Context) -> None:
                    "under torch.no_grad(), as the text says: without gradients")
 
 
+_ONE_PASS = ("train_epoch must go over `batches` once — train_lenet hands it a generator, which is empty after "
+             "one pass (so no len(batches), and no first pass to count the examples: count them as you go)")
+
+
+def _trains_on_a_list(ctx: Context, net: nn.Module, batches, state: dict) -> bool:
+    """Whether the student's train_epoch trains correctly when the batches come as a list (used only to name the
+    cause of a failure with a one-pass iterator)."""
+    k = ctx.kernel
+    again = remote_copy(ctx, net).double()
+    opt = k.module("torch.optim").SGD(again.parameters(), lr=0.02, momentum=0.9)
+    try:
+        k.fetch(k.ns.train_epoch(again, k.value(batches), opt, k.module("torch").device("cpu")))
+        return _same_state(k.fetch(again.state_dict()), state)
+    except RemoteError:
+        return False
+
+
+def _losses_after_steps(net: nn.Module, batches, lr: float, momentum: float) -> tuple[float, float]:
+    """The per-example mean of each batch's loss measured right after its step (in training mode, and in
+    evaluation mode): what a train_epoch that measures at the wrong moment returns."""
+    means = []
+    for mode in (True, False):
+        model = copy.deepcopy(net)
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+        total, n = 0.0, 0
+        for x, y in batches:
+            model.train()
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+            model.train(mode)
+            with torch.no_grad():
+                total += F.cross_entropy(model(x), y, reduction="sum").item()
+            n += len(y)
+        means.append(total / n)
+    return means[0], means[1]
+
+
 def _lenet_tier(ctx: Context, bound: float) -> None:
     d = mnist()
     checkpoint_tier(ctx, "lab5_lenet.pt", "build_lenet5", d.test_x, d.test_y, error_below=bound)
@@ -361,31 +473,46 @@ judge_tiers({"5_3_below_2_0": 0.02, "5_3_below_1_5": 0.015, "5_3_below_1_2": 0.0
 _EPS = 1e-5   # nn.BatchNorm2d's default
 
 
-def _bn(t: torch.Tensor, train: bool) -> torch.Tensor:
-    """Batch norm with γ = 1, β = 0: batch statistics in training, running mean 0 and variance 1 in evaluation."""
+def _bn(t: torch.Tensor, train: bool, params) -> torch.Tensor:
+    """Batch norm with one module's (γ, β, running mean, running variance): the batch's statistics in training,
+    the running ones in evaluation."""
+    weight, bias, mean, var = params
     if train:
-        return F.batch_norm(t, None, None, training=True, eps=_EPS)
-    return t / math.sqrt(1 + _EPS)
+        return F.batch_norm(t, None, None, weight, bias, training=True, eps=_EPS)
+    return F.batch_norm(t, mean, var, weight, bias, training=False, eps=_EPS)
 
 
-def _block_ref(x, c1, c2, sc, stride: int, train: bool, *, residual: bool = True, variant: str = "") -> torch.Tensor:
+def _block_ref(x, c1, c2, sc, stride: int, train: bool, bns, *, residual: bool = True,
+               variant: str = "") -> torch.Tensor | None:
+    """The block with convolutions c1, c2 (sc: the projection's, or None) and the batch norms ``bns`` (after c1,
+    after c2, after the projection; None where the block has none to give); None where they do not fit."""
     s1, s2 = (1, stride) if variant == "stride on conv2" else (stride, 1)
-    bn = (lambda t: _bn(t, True)) if variant == "batch statistics in eval" else (lambda t: _bn(t, train))
-    h = F.conv2d(x, c1, stride=s1, padding=1)
-    h = F.relu(h if variant == "no bn1" else bn(h))
-    h = F.conv2d(h, c2, stride=s2, padding=1)
-    h = h if variant == "no bn2" else bn(h)
-    if not residual:
-        if variant in ("shortcut", "shortcut after relu"):
-            if x.shape != h.shape:
-                return None
-            return F.relu(F.relu(h) + x) if variant == "shortcut after relu" else F.relu(h + x)
-        return h if variant == "no last relu" else F.relu(h)
-    if sc is None:
-        short = x
-    else:
-        short = F.conv2d(x, sc, stride=stride)
-        short = short if variant == "shortcut without bn" else bn(short)
+
+    def bn(t, i):
+        if bns[i] is None:
+            raise LookupError
+        return _bn(t, True if variant == "batch statistics in eval" else train, bns[i])
+
+    try:
+        h = F.conv2d(x, c1, stride=s1, padding=1)
+        h = F.relu(h if variant == "no bn1" else bn(h, 0))
+        h = F.conv2d(h, c2, stride=s2, padding=1)
+        h = h if variant == "no bn2" else bn(h, 1)
+        if not residual:
+            if variant in ("shortcut", "shortcut after relu"):
+                if x.shape != h.shape:
+                    return None
+                return F.relu(F.relu(h) + x) if variant == "shortcut after relu" else F.relu(h + x)
+            return h if variant == "no last relu" else F.relu(h)
+        if sc is None:
+            short = x
+        else:
+            short = F.conv2d(x, sc, stride=stride)
+            short = short if variant == "shortcut without bn" else bn(short, 2)
+    except (LookupError, RuntimeError):
+        return None
+    if short.shape != h.shape:
+        return None
     if variant == "relu before add":
         return F.relu(h) + short
     if variant == "relu before and after add":
@@ -421,6 +548,18 @@ _PLAIN_MISTAKES = {
 }
 
 
+def _assignments(n: int, *, distinct: bool = True):
+    """Ways to give the block's n batch-norm modules the three places (after conv 1, after conv 2, after the
+    projection): each module at most once (``distinct``), or some module twice (not ``distinct``)."""
+    if distinct:
+        for perm in itertools.permutations(range(n), min(n, 3)):
+            yield tuple(perm) + (None,) * (3 - len(perm))
+    else:
+        for combo in itertools.product(range(n), repeat=3):
+            if len(set(combo)) < 3:
+                yield combo
+
+
 def _block_check(ctx: Context, cls: str, cin: int, cout: int, stride: int, *, residual: bool, seed: int) -> None:
     task = "5.4" if residual else "5.5"
     k = ctx.kernel
@@ -431,16 +570,30 @@ def _block_check(ctx: Context, cls: str, cin: int, cout: int, stride: int, *, re
     except RemoteError as exc:
         raise Fail(f"{task}: {shown} raised {exc}") from None
     g = torch.Generator().manual_seed(seed)
+    # Every batch norm gets its own γ, β and running statistics: with γ = 1, β = 0, mean 0 and variance 1 every
+    # batch norm would be the same function, and a block that uses one module twice would pass.
+    norms = [name[:-len("running_mean")] for name in state if name.endswith("running_mean")]
     new = {}
     for name, t in state.items():
         if not torch.is_tensor(t) or not t.is_floating_point():
             new[name] = t
         elif t.ndim == 4:
             new[name] = torch.randn(t.shape, generator=g) / math.sqrt(t[0].numel())
-        elif name.endswith("running_var") or (name.endswith("weight") and t.ndim == 1):
-            new[name] = torch.ones_like(t)
+        elif name.endswith("running_var"):
+            new[name] = 0.5 + 1.5 * torch.rand(t.shape, generator=g)
+        elif name.endswith("running_mean"):
+            new[name] = 0.6 * torch.rand(t.shape, generator=g) - 0.3
+        elif any(name == f"{prefix}weight" for prefix in norms):
+            new[name] = 0.5 + torch.rand(t.shape, generator=g)
+        elif any(name == f"{prefix}bias" for prefix in norms):
+            new[name] = 0.6 * torch.rand(t.shape, generator=g) - 0.3
         else:
-            new[name] = torch.zeros_like(t)   # conv biases, BN shifts and running means
+            new[name] = torch.zeros_like(t)   # conv biases
+    bns = []
+    for prefix in norms:
+        mean = new[f"{prefix}running_mean"]
+        bns.append((new.get(f"{prefix}weight", torch.ones_like(mean)), new.get(f"{prefix}bias", torch.zeros_like(mean)),
+                    mean, new[f"{prefix}running_var"]))
     convs = [(n, t) for n, t in new.items() if torch.is_tensor(t) and t.ndim == 4]
     three = [t for _, t in convs if tuple(t.shape[-2:]) == (3, 3)]
     one = [t for _, t in convs if tuple(t.shape[-2:]) == (1, 1)]
@@ -470,40 +623,58 @@ def _block_check(ctx: Context, cls: str, cin: int, cout: int, stride: int, *, re
     for train in (False, True):
         block.load_state_dict(k.value(new))
         block.train(train)
+        sent = k.value(x)
         try:
-            out = k.fetch(block(k.value(x)))
+            out = k.fetch(block(sent))
         except RemoteError as exc:
             raise Fail(f"{task}: {shown} fails on an input of shape {tuple(x.shape)}: {exc}") from None
         outs[train] = tensor(task, out, shown)
-    for c1, c2 in orders:
-        wants = {train: _block_ref(x, c1, c2, sc, stride, train, residual=residual) for train in (False, True)}
-        if all(tuple(outs[t].shape) == tuple(wants[t].shape) and close(outs[t], wants[t], rtol=1e-3, atol=1e-4)
-               for t in (False, True)):
-            return
+        if not torch.equal(k.fetch(sent), x):
+            raise Fail(f"{task}: {shown} changes its input in place (e.g. `identity += out` when the shortcut is the "
+                       "identity, or an in-place ReLU on x) — the caller's tensor is altered, and autograd needs x "
+                       "for the backward pass: add out of place, out + identity")
+
+    def matches(variant: str = "", *, distinct: bool = True) -> bool:
+        for c1, c2 in orders:
+            for assign in _assignments(len(bns), distinct=distinct):
+                norms_at = tuple(None if i is None else bns[i] for i in assign)
+                for t in (False, True):          # evaluation mode first: most wrong guesses stop there
+                    v = _block_ref(x, c1, c2, sc, stride, t, norms_at, residual=residual, variant=variant)
+                    if v is None or tuple(v.shape) != tuple(outs[t].shape) or not close(outs[t], v, rtol=1e-3,
+                                                                                        atol=1e-4):
+                        break
+                else:
+                    return True
+        return False
+
+    if matches():
+        return
     c1, c2 = orders[0]
-    want = _block_ref(x, c1, c2, sc, stride, False, residual=residual)
-    if tuple(outs[False].shape) != tuple(want.shape):
-        raise Fail(f"{task}: {shown} maps {tuple(x.shape)} to {tuple(outs[False].shape)}; {tuple(want.shape)} expected")
+    want_shape = F.conv2d(F.conv2d(x, c1, stride=stride, padding=1), c2, padding=1).shape
+    if tuple(outs[False].shape) != tuple(want_shape):
+        raise Fail(f"{task}: {shown} maps {tuple(x.shape)} to {tuple(outs[False].shape)}; {tuple(want_shape)} expected")
+    if matches(distinct=False):
+        raise Fail(f"{task}: {shown}: the same BatchNorm2d module normalises the outputs of two different "
+                   "convolutions — each convolution needs its own nn.BatchNorm2d (its own γ, β and running statistics)")
     mistakes = _RES_MISTAKES if residual else _PLAIN_MISTAKES
     for variant, why in mistakes.items():
-        for c1, c2 in orders:
-            vs = {t: _block_ref(x, c1, c2, sc, stride, t, residual=residual, variant=variant) for t in (False, True)}
-            if all(vs[t] is not None and tuple(vs[t].shape) == tuple(outs[t].shape)
-                   and close(outs[t], vs[t], rtol=1e-3, atol=1e-4) for t in (False, True)):
-                raise Fail(f"{task}: {shown}: {why}")
-    mode = "evaluation" if not close(outs[False], want, rtol=1e-3, atol=1e-4) else "training"
+        if matches(variant):
+            raise Fail(f"{task}: {shown}: {why}")
     formula = ("ReLU(BN(conv3×3(ReLU(BN(conv3×3_s(x))))) + shortcut(x))" if residual
                else "ReLU(BN(conv3×3(ReLU(BN(conv3×3_s(x))))))")
-    raise Fail(f"{task}: {shown}'s output in {mode} mode is not {formula} with its own weights")
+    raise Fail(f"{task}: {shown}'s output is not {formula} with its own weights and batch norms (in training mode, "
+               "batch statistics; in evaluation mode, running statistics)")
 
 
 @judge("5_4")
+@single_threaded
 def res_block(ctx: Context) -> None:
     for i, (cin, cout, stride) in enumerate([(6, 6, 1), (6, 10, 2), (6, 10, 1), (8, 8, 2)]):
         _block_check(ctx, "ResBlock", cin, cout, stride, residual=True, seed=540 + i)
 
 
 @judge("5_4_resnet18")
+@single_threaded
 def resnet18(ctx: Context) -> None:
     k = ctx.kernel
     course = k.module("course")
@@ -526,6 +697,7 @@ def resnet18(ctx: Context) -> None:
 
 
 @judge("5_5")
+@single_threaded
 def plain_and_gradients(ctx: Context) -> None:
     for i, (cin, cout, stride) in enumerate([(6, 6, 1), (6, 10, 2)]):
         _block_check(ctx, "PlainBlock", cin, cout, stride, residual=False, seed=550 + i)
@@ -534,16 +706,21 @@ def plain_and_gradients(ctx: Context) -> None:
 
 def _grad_net(seed: int) -> nn.Sequential:
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.Flatten(), nn.Linear(48, 5), nn.LayerNorm(5),
-                         nn.Tanh(), nn.Linear(5, 4))
+    return nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.Tanh(), nn.Flatten(), nn.Linear(48, 5),
+                         nn.LayerNorm(5), nn.Tanh(), nn.Linear(5, 4))
 
 
 def _gradient_norms(ctx: Context) -> None:
     k = ctx.kernel
     net = _grad_net(55)
+    # In training mode, as the experiment builds its networks; batch norm's running statistics far from the batch's,
+    # so that a gradient taken in evaluation mode differs.
     with torch.no_grad():
-        net[4].weight.uniform_(0.5, 1.5)
-        net[4].bias.uniform_(-0.5, 0.5)
+        for norm in (net[1], net[5]):
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+        net[1].running_mean.uniform_(-1.0, 1.0)
+        net[1].running_var.uniform_(2.0, 4.0)
     g = torch.Generator().manual_seed(551)
     x, y = torch.randn(6, 2, 4, 4, generator=g), torch.tensor([0, 1, 2, 3, 1, 2])
     x_old, y_old = torch.randn(5, 2, 4, 4, generator=g), torch.tensor([3, 3, 0, 1, 2])
@@ -551,6 +728,7 @@ def _gradient_norms(ctx: Context) -> None:
     # Gradients left over from another batch: a correct gradient_norms must not count them.
     k.module("torch.nn.functional").cross_entropy(remote(k.value(x_old)), k.value(y_old)).backward()
     weights = [p for p in net.parameters() if p.ndim >= 2]
+    before = k.fetch(remote.state_dict())          # batch norm's running statistics as gradient_norms finds them
     loss = F.cross_entropy(net(x), y)
     grads = torch.autograd.grad(loss, weights)
     want = [gr.norm().item() for gr in grads]
@@ -567,7 +745,7 @@ def _gradient_norms(ctx: Context) -> None:
             raise Fail(f"5.5: gradient_norms should return a list of numbers, got {type(got).__name__}")
         calls.append([float(v) for v in got])
     got = calls[0]
-    where = "for a net with a 3 × 3 conv, two linear layers and a layer norm"
+    where = "for a net (in training mode) with a 3 × 3 conv, batch norm, two linear layers and a layer norm"
     all_params = [p for p in net.parameters()]
     if len(got) != len(want):
         hint = ""
@@ -575,7 +753,8 @@ def _gradient_norms(ctx: Context) -> None:
             hint = " — only weights count (parameters with two or more dimensions), not biases or normalisation scales"
         raise Fail(f"5.5: gradient_norms gives {len(got)} norms {where}; {len(want)} weights expected{hint}")
     after = k.fetch(remote.state_dict())
-    if not _same_state(after, net.state_dict()):
+    params = {name: p.detach() for name, p in net.named_parameters()}
+    if not _same_state({name: after.get(name) for name in params if name in after}, params):
         raise Fail("5.5: gradient_norms changed the model's weights — it must only measure (no optimiser step)")
     if all(math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-7) for a, b in zip(got, want)):
         if not all(math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-7) for a, b in zip(calls[1], want)):
@@ -583,7 +762,15 @@ def _gradient_norms(ctx: Context) -> None:
                        "zero them first (model.zero_grad()) or use torch.autograd.grad")
         return
     old = torch.autograd.grad(F.cross_entropy(net(x_old), y_old), weights)
+    in_eval = copy.deepcopy(net)
+    in_eval.load_state_dict(before)
+    in_eval.eval()
+    eval_weights = [p for p in in_eval.parameters() if p.ndim >= 2]
+    eval_grads = torch.autograd.grad(F.cross_entropy(in_eval(x), y), eval_weights)
     variants = {
+        "the gradient is taken in evaluation mode (model.eval(): batch norm then uses its running statistics) — take "
+        "the gradient of model(x) in the mode the model is in; the experiment measures networks in training mode, at "
+        "initialisation": [gr.norm().item() for gr in eval_grads],
         "the norms are in reverse order — follow model.parameters(), input side first": want[::-1],
         "these are squared norms — take the square root (torch.linalg.norm / .norm())": [v * v for v in want],
         "the loss is summed over the batch — the gradient of the mean cross-entropy is asked for":
@@ -617,6 +804,7 @@ def _pair(value, task: str, call: str) -> tuple[float, float]:
 
 
 @judge("5_6")
+@single_threaded
 def layer_cost(ctx: Context) -> None:
     for (cin, cout, ks, h, w), bias in _CONV_COSTS:
         kh, kw = (ks, ks) if isinstance(ks, int) else ks
@@ -685,14 +873,21 @@ def _reference_rule(name: str, variant: str = ""):
         st["v"] = v
         return p + lr * v if variant == "sign" else p - lr * v
 
+    def denominator(s, eps):
+        if variant == "no sqrt":
+            return s + eps
+        if variant == "eps inside":
+            return (s + eps).sqrt()
+        return s.sqrt() + (0.0 if variant == "no eps" else eps)
+
     def adagrad(p, g, st, lr, eps=1e-10):
         s = st["s"] = st.get("s", torch.zeros_like(p)) + g * g
-        return p - lr * g / ((s if variant == "no sqrt" else s.sqrt()) + eps)
+        return p - lr * g / denominator(s, eps)
 
     def rmsprop(p, g, st, lr, alpha=0.99, eps=1e-8):
         old = st.get("s", torch.zeros_like(p))
         s = st["s"] = alpha * old + (g * g if variant == "no 1-alpha" else (1 - alpha) * g * g)
-        return p - lr * g / ((s if variant == "no sqrt" else s.sqrt()) + eps)
+        return p - lr * g / denominator(s, eps)
 
     def adam(p, g, st, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False):
         if decoupled:
@@ -709,7 +904,7 @@ def _reference_rule(name: str, variant: str = ""):
             m_hat, v_hat = m / (1 - beta1 ** t), v
         else:
             m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
-        return p - lr * m_hat / (v_hat.sqrt() + eps)
+        return p - lr * m_hat / denominator(v_hat, eps)
 
     def adamw(p, g, st, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
         if variant == "l2":
@@ -733,6 +928,10 @@ _TORCH = {
     "adamw": (torch.optim.AdamW, lambda h: dict(lr=h["lr"], betas=(h.get("beta1", 0.9), h.get("beta2", 0.999)),
                                                 eps=h.get("eps", 1e-8), weight_decay=h.get("weight_decay", 0.01))),
 }
+# Each setting's gradients are randn times a scale: with gradients of order 1, ε (1e-8) changes nothing that a
+# tolerance of 1e-6 sees, so one setting per rule with an ε uses gradients of ε's order, where √s + ε, √(s + ε)
+# and √s differ by a lot.
+_GRAD_SCALES = {"adagrad": (1.0, 1e-6), "rmsprop": (1.0, 1e-5), "adam": (3e-8, 1.0), "adamw": (3e-8, 1.0)}
 _SETTINGS = {
     "sgd": [dict(lr=0.1), dict(lr=0.03)],
     "momentum": [dict(lr=0.05, beta=0.8), dict(lr=0.01, beta=0.95)],
@@ -741,22 +940,30 @@ _SETTINGS = {
     "adam": [dict(lr=0.01, beta1=0.8, beta2=0.99), dict(lr=0.003, weight_decay=0.1)],
     "adamw": [dict(lr=0.01, weight_decay=0.1), dict(lr=0.003, beta1=0.85, beta2=0.995, weight_decay=0.5)],
 }
+_EPS_INSIDE = "ε is inside the square root — divide by √s + ε (torch adds ε after the root), not by √(s + ε)"
+_NO_EPS = "ε is missing — divide by √s + ε"
 _RULE_MISTAKES = {
     "sgd": {"sign": "the step goes up the gradient — p ← p − η·g"},
     "momentum": {"sign": "the momentum step has the wrong sign — p ← p − η·v",
                  "no beta": "v forgets its past (no β): that is plain SGD — v ← β·v + g",
                  "dampened": "v is an exponential average (β·v + (1 − β)·g) — torch's momentum is v ← β·v + g"},
-    "adagrad": {"no sqrt": "the square root is missing — divide by √s + ε"},
+    "adagrad": {"no sqrt": "the square root is missing — divide by √s + ε", "eps inside": _EPS_INSIDE,
+                "no eps": _NO_EPS},
     "rmsprop": {"no sqrt": "the square root is missing — divide by √s + ε",
-                "no 1-alpha": "s ← α·s + g² is missing the (1 − α) factor"},
+                "no 1-alpha": "s ← α·s + g² is missing the (1 − α) factor",
+                "eps inside": _EPS_INSIDE, "no eps": _NO_EPS},
     "adam": {"no bias correction": "the bias correction is missing — m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ)",
              "m only": "only m is bias-corrected — v̂ = v / (1 − β₂ᵗ) too",
              "t stuck": "the step count t does not advance — keep t in `state` and add 1 every call",
-             "no l2": "weight_decay is ignored — Adam adds λ·p to the gradient"},
+             "no l2": "weight_decay is ignored — Adam adds λ·p to the gradient",
+             "eps inside": _EPS_INSIDE.replace("√s", "√v̂").replace("(s + ε)", "(v̂ + ε)"),
+             "no eps": _NO_EPS.replace("√s", "√v̂")},
     "adamw": {"l2": "the decay is folded into the gradient (g + λp): that is Adam with L2 — AdamW decays the "
                     "weights directly, p ← p − η·λ·p, outside the moving averages",
               "decay after": "the decay is applied after Adam's step — decay p first (p ← p − η·λ·p), then step",
-              "decay without lr": "the decay is not scaled by the learning rate — p ← p − η·λ·p"},
+              "decay without lr": "the decay is not scaled by the learning rate — p ← p − η·λ·p",
+              "eps inside": _EPS_INSIDE.replace("√s", "√v̂").replace("(s + ε)", "(v̂ + ε)"),
+              "no eps": _NO_EPS.replace("√s", "√v̂")},
 }
 
 
@@ -797,7 +1004,8 @@ def _optimiser(ctx: Context, name: str) -> None:
     for s, hyper in enumerate(_SETTINGS[name]):
         shapes = [(3, 4), (3, 4)] if s == 0 else [(5,), (5,)]
         starts = [torch.randn(sh, generator=g, dtype=torch.float64) for sh in shapes]
-        grads = [[torch.randn(sh, generator=g, dtype=torch.float64) for _ in range(20)] for sh in shapes]
+        scale = _GRAD_SCALES.get(name, (1.0, 1.0))[s]
+        grads = [[torch.randn(sh, generator=g, dtype=torch.float64) * scale for _ in range(20)] for sh in shapes]
         wants = [_torch_path(name, st, gs, hyper) for st, gs in zip(starts, grads)]
         shown = ", ".join(f"{key}={val}" for key, val in hyper.items())
         # Two parameters stepped in turn, each with its own state dict: state must live in `state`.
@@ -830,35 +1038,42 @@ def _optimiser(ctx: Context, name: str) -> None:
                                "keep it in the `state` dict passed in (one per parameter), not in globals")
                 worst = (got - want).abs().max().item()
                 raise Fail(f"5.7: {name} ({shown}) drifts from torch.optim.{_TORCH[name][0].__name__} by {worst:.3g} "
-                           f"at step {step + 1} of 20 (for a parameter of shape {shapes[i]})")
+                           f"at step {step + 1} of 20 (for a parameter of shape {shapes[i]}"
+                           f"{f', gradients of order {scale:.0e}' if scale != 1 else ''})")
 
 
 @judge("5_7_sgd")
+@single_threaded
 def opt_sgd(ctx: Context) -> None:
     _optimiser(ctx, "sgd")
 
 
 @judge("5_7_momentum")
+@single_threaded
 def opt_momentum(ctx: Context) -> None:
     _optimiser(ctx, "momentum")
 
 
 @judge("5_7_adagrad")
+@single_threaded
 def opt_adagrad(ctx: Context) -> None:
     _optimiser(ctx, "adagrad")
 
 
 @judge("5_7_rmsprop")
+@single_threaded
 def opt_rmsprop(ctx: Context) -> None:
     _optimiser(ctx, "rmsprop")
 
 
 @judge("5_7_adam")
+@single_threaded
 def opt_adam(ctx: Context) -> None:
     _optimiser(ctx, "adam")
 
 
 @judge("5_7_adamw")
+@single_threaded
 def opt_adamw(ctx: Context) -> None:
     _optimiser(ctx, "adamw")
 

@@ -3,9 +3,11 @@
 * numbers and tensors from the sandbox, with a clear failure when the student's code returned something else;
 * calling a student's function, its exception becoming the task's verdict, also with the operations its task
   forbids made to fail (:mod:`~course.grader.forbid`, loaded in the sandbox);
+* an argument the student's function must only read, checked to be unchanged after the call;
 * a local network copied into the sandbox (same architecture and weights);
 * the reference SGD epoch, correct or with a known bug;
-* judge-side data, remote histories, and re-measuring saved weights into checkpoint tiers.
+* judge-side data, remote histories, and re-measuring saved weights into checkpoint tiers;
+* running a judge on one torch thread (its own tensors are tiny).
 
 Everything here runs in the grader's process. Inputs go to the sandbox; answers are computed here. Whether an
 upstream task failed is :meth:`~course.grader.judge.Context.failed`.
@@ -26,8 +28,24 @@ from ..data import cifar10_splits, mnist_splits
 from .judge import Context, Fail, judge
 from .kernel import Kernel, Remote, RemoteError
 
-__all__ = ["number", "tensor", "call", "call_forbidding", "forward_modes", "remote_copy", "sgd_epoch", "checkpoint_tier", "judge_tiers", "mnist", "cifar10",
-           "remote_history", "history_fields", "find_param", "checkpoint_error", "remote_images"]
+__all__ = ["single_threaded", "unchanged", "number", "tensor", "call", "call_forbidding", "forward_modes", "remote_copy", "sgd_epoch",
+           "checkpoint_tier", "judge_tiers", "mnist", "cifar10", "remote_history", "history_fields", "find_param",
+           "checkpoint_error", "remote_images"]
+
+
+def single_threaded(fn: Callable[[Context], None]) -> Callable[[Context], None]:
+    """Run a judge with one torch thread in the grader's process: its own tensors are tiny, and on a busy machine
+    torch's thread pool makes each small operation 10–70× slower than one thread does (measured). The student's
+    code runs in the sandbox, which this does not touch."""
+    @functools.wraps(fn)
+    def run(ctx: Context) -> None:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            fn(ctx)
+        finally:
+            torch.set_num_threads(threads)
+    return run
 
 
 def _task(task: str | Context) -> str:
@@ -58,6 +76,20 @@ def tensor(task: str | Context, value: Any, what: str, shape: tuple[int, ...] | 
     if shape is not None and tuple(value.shape) != tuple(shape):
         raise Fail(f"{_task(task)}: {what} has shape {tuple(value.shape)}, expected {tuple(shape)}")
     return value.detach().double() if double else value
+
+
+def unchanged(ctx: Context, remote: Remote, sent: torch.Tensor, what: str, arg: str, fix: str = "") -> None:
+    """Fail unless the tensor ``sent`` to the sandbox as ``remote`` is still what was sent, after ``what`` ran: a
+    function that only computes or measures must not change its arguments in place (``p *= math.pi``). ``fix``
+    says what to write instead; the default is general."""
+    after = ctx.kernel.fetch(remote)
+    same = torch.is_tensor(after) and after.shape == sent.shape and (
+        torch.allclose(after.to(sent.dtype), sent, rtol=0, atol=0, equal_nan=True) if sent.is_floating_point()
+        else torch.equal(after.to(sent.dtype), sent))         # NaN (a hidden pixel) stays NaN
+    if not same:
+        raise Fail(f"{ctx.task}: {what} changes the {arg} passed to it, in place (`-=`, `*=`, `.sub_()`, an "
+                   "assignment into a view of it...) — the caller's tensor must stay as it was: "
+                   + (fix or "compute into a new tensor (`x = x - m`, not `x -= m`)"))
 
 
 def _shown(a: Any) -> str:

@@ -144,3 +144,37 @@ def test_forward_modes_records_what_an_evaluation_really_does(ctx: Context) -> N
     k = ctx.kernel
     assert toolkit.forward_modes(ctx, net, lambda m: k.fetch(k.ns.careful(m))) == [(False, False)]
     assert toolkit.forward_modes(ctx, net, lambda m: k.fetch(k.ns.careless(m))) == [(True, True)]
+
+
+def test_single_threaded_runs_the_judge_on_one_thread_and_restores_the_setting() -> None:
+    seen = []
+
+    @toolkit.single_threaded
+    def judge_fn(ctx) -> None:
+        seen.append(torch.get_num_threads())
+        raise ValueError("the judge failed")
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(ValueError, match="the judge failed"):
+            judge_fn(None)
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_unchanged_catches_an_argument_changed_in_place_and_keeps_nan(ctx: Context) -> None:
+    k = ctx.kernel
+    k.run_cell("def scale(p):\n    p *= 3.14\n    return p\n\ndef reads(p):\n    return p * 3.14", timeout=60)
+    p = torch.tensor([[0.5, float("nan")], [1.0, 2.0]])                # NaN: a hidden value, as Lab 4 sends
+    sent = k.value(p)
+    k.fetch(k.ns.reads(sent))
+    toolkit.unchanged(ctx, sent, p, "reads", "points p")
+    k.fetch(k.ns.scale(sent))
+    with pytest.raises(Fail, match=r"^9\.2: scale changes the points p passed to it, in place .* — the caller's "
+                                   r"tensor must stay as it was: p = math.pi \* p$"):
+        toolkit.unchanged(ctx, sent, p, "scale", "points p", "p = math.pi * p")
+    labels = torch.tensor([3, 1])
+    sent = k.value(labels)
+    toolkit.unchanged(ctx, sent, labels, "reads", "labels")

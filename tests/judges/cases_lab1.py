@@ -204,7 +204,7 @@ CASES_1_5 = [
     bug("1.5", "no-zero-grad", P("1_5_code", ("            opt.zero_grad()\n", "")), r"1\.5: "),
     bug("1.5", "no-step", P("1_5_code", ("            opt.step()\n", "")), r"1\.5: .*does not fall"),
     bug("1.5", "lam-ignored", P("1_5_code", ("regularised_loss(model.weight, model.bias, xb, yb, lam)",
-                                             "cross_entropy(model(xb), yb)")), r"1\.5: .*λ = 1 leaves"),
+                                             "cross_entropy(model(xb), yb)")), r"1\.5: .*(λ = 1 leaves|the penalty is missing: λ changes nothing)"),
     bug("1.5", "not-seeded", P("1_5_code", ("    seed_everything(seed)\n", "")), r"1\.5: .*same seed"),
     bug("1.5", "hard-coded-3072", P("1_5_code", ("nn.Linear(X.shape[1], 10)", "nn.Linear(3072, 10)")), r"1\.5: .*X\.shape\[1\]"),
     bug("1.5", "logs-accuracy", P("1_5_code", ("val_error = (val_scores.argmax(dim=1) != val[1])", "val_error = (val_scores.argmax(dim=1) == val[1])")),
@@ -260,9 +260,9 @@ CASES_1_5 = [
          "            val_scores = torch.cat([model(c) for c in val[0].split(64)])\n"))),
     # What the logged numbers mean, recomputed by their definitions.
     bug("1.5", "train-loss-after-the-update", P("1_5_code", ("        history.log(train_loss=total / len(y),",
-                                                            "        with torch.no_grad():\n"
+                                                            ("        with torch.no_grad():\n"
                                                             "            total = regularised_loss(model.weight, model.bias, X, y, lam).item() * len(y)\n"
-                                                            "        history.log(train_loss=total / len(y),")),
+                                                            "        history.log(train_loss=total / len(y),"))),
         r"1\.5: .*train_loss logged .* the loss after the epoch's update — log the losses computed while training"),
     bug("1.5", "train-loss-summed", P("1_5_code", ("train_loss=total / len(y)", "train_loss=total")),
         r"1\.5: .*train_loss logged .*summed over the epoch's .*examples — log the mean"),
@@ -270,16 +270,16 @@ CASES_1_5 = [
         r"1\.5: .*train_loss logged .*(mean over all its minibatches|before each step)"),
     bug("1.5", "val-loss-before-training", P("1_5_code",
         ("    for _ in epochs(n_epochs, desc=f\"{optimiser} lr={lr:g} λ={lam:g}\", leave=False):\n        model.train()\n",
-         "    for _ in epochs(n_epochs, desc=f\"{optimiser} lr={lr:g} λ={lam:g}\", leave=False):\n"
+         ("    for _ in epochs(n_epochs, desc=f\"{optimiser} lr={lr:g} λ={lam:g}\", leave=False):\n"
          "        with torch.no_grad():\n            val_loss = cross_entropy(model(val[0]), val[1]).item()\n"
-         "        model.train()\n"),
+         "        model.train()\n")),
         ("            val_loss = cross_entropy(val_scores, val[1]).item()\n", "")),
         r"1\.5: .*after the epoch's training"),
     ok("1.5", "train-loss-mean-of-batch-means-data-loss-only", P("1_5_code",
         ("    history = History()\n", "    history = History()\n    n_batches = len(batches)\n"),
         ("            loss = regularised_loss(model.weight, model.bias, xb, yb, lam)\n",
-         "            data_only = cross_entropy(model(xb), yb).item()             # before the step\n"
-         "            loss = regularised_loss(model.weight, model.bias, xb, yb, lam)\n"),
+         ("            data_only = cross_entropy(model(xb), yb).item()             # before the step\n"
+         "            loss = regularised_loss(model.weight, model.bias, xb, yb, lam)\n")),
         ("            total += loss.item() * len(yb)\n", "            total += data_only / n_batches\n"),
         ("train_loss=total / len(y)", "train_loss=total"))),
     ok("1.5", "penalty-written-inline", P("1_5_code", ("regularised_loss(model.weight, model.bias, xb, yb, lam)",
@@ -362,14 +362,14 @@ CASES_1_6 = [
     bug("1.6", "channels-last", P("1_6_code", (TPL, "    return model.weight.detach().reshape(10, 32, 32, 3).permute(0, 3, 1, 2)")),
         r"1\.6: .*channels"),
     bug("1.6", "columns", P("1_6_code", (TPL, "    return model.weight.detach().T.reshape(10, 3, 32, 32)")), r"1\.6: .*columns"),
-    bug("1.6", "rescaled", P("1_6_code", (TPL, "    w = model.weight.detach()\n    w = (w - w.min()) / (w.max() - w.min())\n"
-                                               "    return w.reshape(10, 3, 32, 32)")), r"1\.6: .*unscaled"),
+    bug("1.6", "rescaled", P("1_6_code", (TPL, ("    w = model.weight.detach()\n    w = (w - w.min()) / (w.max() - w.min())\n"
+                                               "    return w.reshape(10, 3, 32, 32)"))), r"1\.6: .*unscaled"),
     bug("1.6", "includes-bias", P("1_6_code", (TPL, "    return (model.weight.detach() + model.bias.detach()[:, None]).reshape(10, 3, 32, 32)")),
         r"1\.6: "),
     bug("1.6", "untouched-stub", NB.stub("1_6_code"), r"NotImplementedError"),
     ok("1.6", "view-and-unflatten", P("1_6_code", (TPL, "    return model.weight.data.unflatten(1, (3, 32, 32)).clone()"))),
-    ok("1.6", "state-dict", P("1_6_code", (TPL, "    w = next(v for v in model.state_dict().values() if v.ndim == 2)\n"
-                                               "    return w.view(-1, 3, 32, 32)"))),
+    ok("1.6", "state-dict", P("1_6_code", (TPL, ("    w = next(v for v in model.state_dict().values() if v.ndim == 2)\n"
+                                               "    return w.view(-1, 3, 32, 32)")))),
 ]
 
 # --------------------------------------------------------------------------- 1.7 features
@@ -377,14 +377,18 @@ CH = "    return (counts / idx.shape[2]).reshape(N, C * bins)"
 IDX = "    idx = (images * bins).long().clamp(0, bins - 1).flatten(2)                  # (N, C, H·W) bin of each pixel\n"
 THETA = "    theta = torch.remainder(torch.atan2(gy, gx), math.pi)                      # [0, π)\n"
 NORM = "    blocks = blocks / (blocks.sum(dim=-1, keepdim=True) + 1e-6)                # each block's histogram sums to ~1\n"
+GXY = ("    gx = torch.zeros_like(grey)\n    gy = torch.zeros_like(grey)\n"
+       "    gx[:, :, 1:-1] = (grey[:, :, 2:] - grey[:, :, :-2]) / 2                    # along x: columns\n"
+       "    gy[:, 1:-1, :] = (grey[:, 2:, :] - grey[:, :-2, :]) / 2                    # along y: rows\n")
+GRAD_DEF = "def gradient_histogram(images: torch.Tensor, bins: int = 9, cell: int = 8) -> torch.Tensor:"
 CASES_1_7 = [
     bug("1.7", "counts-not-fractions", P("1_7_code", (CH, "    return counts.reshape(N, C * bins)")), r"1\.7: .*counts"),
     bug("1.7", "channels-interleaved", P("1_7_code", (CH, "    return (counts / idx.shape[2]).transpose(1, 2).reshape(N, C * bins)")),
         r"1\.7: .*interleaves"),
     bug("1.7", "normalised-over-all-channels", P("1_7_code", (CH, "    return (counts / counts.sum(dim=(1, 2), keepdim=True)).reshape(N, C * bins)")),
         r"1\.7: .*all three channels"),
-    bug("1.7", "drops-ones", P("1_7_code", (IDX, "    idx = (images * bins).long().flatten(2)\n    keep = idx < bins\n"
-                                                 "    idx = idx.clamp(0, bins - 1)\n"),
+    bug("1.7", "drops-ones", P("1_7_code", (IDX, ("    idx = (images * bins).long().flatten(2)\n    keep = idx < bins\n"
+                                                 "    idx = idx.clamp(0, bins - 1)\n")),
                                ("torch.ones_like(idx, dtype=images.dtype))", "keep.to(images.dtype))")),
         r"1\.7: .*(1\.0|wrong bin)"),
     bug("1.7", "bins-over-0-255", P("1_7_code", (IDX, "    idx = (images * 255 / 256 * bins / 255).long().clamp(0, bins - 1).flatten(2)\n")),
@@ -400,7 +404,7 @@ CASES_1_7 = [
     bug("1.7", "red-channel-only", P("1_7_code", ("    grey = images.mean(dim=1)  ", "    grey = images[:, 0]  ")),
         r"1\.7: .*grey image"),
     bug("1.7", "untouched-stub", NB.stub("1_7_code"), r"NotImplementedError"),
-    ok("1.7", "histc-and-sobel-l2-unfold", src('''
+    bug("1.7", "histc-loop-over-images", src('''
         def colour_histogram(images, bins=8):
             N, C = images.shape[:2]
             out = torch.stack([torch.stack([torch.histc(images[n, c], bins=bins, min=0, max=1) for c in range(C)])
@@ -420,7 +424,7 @@ CASES_1_7 = [
             blocks = blocks.permute(0, 2, 3, 1)
             blocks = blocks / (blocks.norm(dim=-1, keepdim=True) + 1e-8)
             return blocks.reshape(images.shape[0], -1)
-        ''')),
+        '''), r"1\.7: colour_histogram runs a Python loop over the images \(N=2: \d+ ops, N=8: \d+ ops\)"),
     ok("1.7", "bucketize-and-torch-gradient-unnormalised", src('''
         def colour_histogram(images, bins=8):
             N, C, H, W = images.shape
@@ -468,3 +472,248 @@ def check_layout() -> None:
     assert "cifar10_splits(" in NB.source(DATA) and "mean_pixels" in NB.source(MEAN)
     assert "train_linear(" in NB.source(SWEEP) and "display_error_curves(" in NB.source(SWEEP)
     assert 'save_model(course.PixelClassifier(' in NB.source(TRAIN)
+
+
+# --------------------------------------------------------------------------- issue 21: realistic answers, by task
+# Written from the student notebook's text: the slips a class makes, and correct answers that use the freedom the
+# text gives. Kinds: what a logged number means (1), stated rules (2), inputs the text allows (3), side effects (4).
+CASES += [
+    bug("1.1", "scores-squeezed", P("1_1_code", ("return X @ W.T + b", "return (X @ W.T + b).squeeze()")), r"1\.1: .*shape"),
+    bug("1.1", "bias-as-column", P("1_1_code", ("return X @ W.T + b", "return X @ W.T + b.reshape(-1, 1)")), r"1\.1: "),
+    ok("1.1", "bias-trick-and-in-place-add", src('''
+        def append_ones(X):
+            return torch.cat((X, torch.ones(X.shape[0], 1, dtype=X.dtype)), 1)
+
+        def fold_bias(W, b):
+            return torch.cat((W, b.view(-1, 1)), 1)
+
+        def scores(X, W, b):
+            S = torch.mm(X, W.t())
+            S += b
+            return S
+        ''')),
+    ok("1.1", "scores-via-folded-bias", src('''
+        def append_ones(X):
+            ones = torch.ones_like(X[:, :1])
+            return torch.cat([X, ones], dim=-1)
+
+        def fold_bias(W, b):
+            return torch.cat([W.T, b[None, :]], dim=0).T
+
+        def scores(X, W, b):
+            return append_ones(X) @ fold_bias(W, b).T
+        ''')),
+    # 1.2
+    bug("1.2", "softmax-shifts-its-input-in-place", P("1_2_code", (SHIFT + "    e = shifted.exp()\n",
+                                                                   "    S -= S.max(dim=1, keepdim=True).values\n    e = S.exp()\n")),
+        r"1\.2: softmax\(S\) changes the scores S passed to it, in place"),
+    bug("1.2", "ce-returns-a-float", P("1_2_code", (CE_RET, "    return -log_p[torch.arange(len(y)), y].mean().item()")),
+        r"1\.2: cross_entropy.*(differentiable|gradient)"),
+    bug("1.2", "ce-under-no-grad", P("1_2_code", (LOGP, "    with torch.no_grad():\n    " + LOGP)),
+        r"1\.2: cross_entropy.*(differentiable|gradient)"),
+    bug("1.2", "ce-log-of-clamped-softmax", P("1_2_code", (LOGP, "    log_p = softmax(S).clamp(min=1e-12).log()\n")),
+        r"1\.2: .*(underflow|±1000)"),
+    bug("1.2", "softmax-global-max", P("1_2_code", (SHIFT, "    shifted = S - S.max()\n")), r"1\.2: .*(NaN|±1000)"),
+    bug("1.2", "ce-all-pairs-indexing", P("1_2_code", (CE_RET, "    return -log_p[:, y].mean()")), r"1\.2: .*expected"),
+    ok("1.2", "softmax-of-log-softmax-and-detached-max", src('''
+        def softmax(S):
+            m = torch.max(S, dim=1, keepdim=True)[0].detach()
+            z = torch.exp(S - m)
+            return z / z.sum(-1, keepdim=True)
+
+        def cross_entropy(S, y):
+            m = S.max(dim=1, keepdim=True).values
+            lse = m.squeeze(1) + torch.log(torch.exp(S - m).sum(dim=1))
+            return torch.mean(lse - S.gather(1, y.unsqueeze(1)).squeeze(1))
+        ''')),
+    # 1.3
+    bug("1.3", "loop-over-examples", src('''
+        def svm_loss(S, y, margin=1.0):
+            N = S.shape[0]
+            total = 0.0
+            for i in range(N):
+                m = torch.clamp(S[i] - S[i, y[i]] + margin, min=0)
+                m[y[i]] = 0
+                total = total + m.sum()
+            return total / N
+        '''), r"1\.3: .*loop over the\s+examples"),
+    bug("1.3", "subtracts-one-not-margin", src('''
+        def svm_loss(S, y, margin=1.0):
+            correct = S[torch.arange(S.shape[0]), y].unsqueeze(1)
+            return (torch.clamp(S - correct + margin, min=0).sum(dim=1) - 1).mean()
+        '''), r"1\.3: .*margin"),
+    ok("1.3", "loop-over-classes", src('''
+        def svm_loss(S, y, margin=1.0):
+            N, C = S.shape
+            correct = S[torch.arange(N), y]
+            total = torch.zeros(N, dtype=S.dtype)
+            for j in range(C):
+                term = torch.clamp(S[:, j] - correct + margin, min=0)
+                total = total + torch.where(y == j, torch.zeros_like(term), term)
+            return total.mean()
+        ''')),
+    # 1.4
+    bug("1.4", "penalty-of-a-detached-copy", P("1_4_code", (REG, "    return data_loss(scores(X, W, b), y) + lam * (W.detach() ** 2).sum()")),
+        r"1\.4: .*gradient"),
+    bug("1.4", "folded-bias-regularised", P("1_4_code", (REG, ("    W1 = fold_bias(W, b)\n"
+                                                          "    return data_loss(append_ones(X) @ W1.T, y) + lam * (W1 ** 2).sum()"))),
+        r"1\.4: .*regularises the bias"),
+    bug("1.4", "penalty-per-example", P("1_4_code", (REG, "    return data_loss(scores(X, W, b), y) + lam * (W ** 2).sum() / len(X)")),
+        r"1\.4: .*expected"),
+    ok("1.4", "bias-trick-penalty-on-w", P("1_4_code", (REG, ("    S = append_ones(X) @ fold_bias(W, b).T\n"
+                                                           "    return data_loss(S, y) + lam * torch.sum(torch.square(W))")))),
+]
+
+PRE = "    return images.flatten(start_dim=1) - mean\n"
+BATCHES = "    batches = TensorBatches(X, y, batch_size, seed=seed)\n"
+CASES += [
+    # preprocess: what the text asks of it, on inputs it allows (kinds 3 and 4)
+    bug("1.5", "preprocess-centres-with-the-batch-mean", P("1_5_code", (PRE, "    x = images.flatten(start_dim=1)\n    return x - x.mean(dim=0)\n")),
+        r"1\.5: preprocess.*own mean — subtract the mean argument"),
+    bug("1.5", "preprocess-in-place", P("1_5_code", (PRE, "    x = images.flatten(start_dim=1)\n    x -= mean\n    return x\n")),
+        r"1\.5: preprocess\(images, mean\) changes the images passed to it, in place"),
+    bug("1.5", "preprocess-hard-coded-3072", P("1_5_code", (PRE, "    return images.reshape(-1, 3072) - mean\n")),
+        r"1\.5: preprocess"),
+    bug("1.5", "preprocess-channels-last", P("1_5_code", (PRE, "    return images.permute(0, 2, 3, 1).reshape(len(images), -1) - mean\n")),
+        r"1\.5: preprocess"),
+    bug("1.5", "preprocess-standardises", P("1_5_code", (PRE, "    x = images.flatten(start_dim=1) - mean\n    return x / x.std(dim=0)\n")),
+        r"1\.5: preprocess"),
+    ok("1.5", "preprocess-view-and-sub", P("1_5_code", (PRE, "    return images.reshape(images.size(0), -1).sub(mean.view(1, -1))\n"))),
+    # what the logged numbers mean (kind 1)
+    bug("1.5", "val-loss-with-the-penalty", P("1_5_code", (VAL_LOG, "            val_loss = regularised_loss(model.weight, model.bias, val[0], val[1], lam).item()")),
+        r"1\.5: .*val_loss logged .*includes the penalty"),
+    bug("1.5", "train-loss-weighted-by-nominal-batch-size", P("1_5_code", ("total += loss.item() * len(yb)", "total += loss.item() * batch_size")),
+        r"1\.5: .*batches of 300, 300 and 200.*weights the last, smaller batch as if it were full"),
+    bug("1.5", "train-loss-floor-number-of-batches", P("1_5_code", ("total += loss.item() * len(yb)", "total += loss.item()"),
+                                                       ("train_loss=total / len(y)", "train_loss=total / (len(y) // batch_size)")),
+        r"1\.5: .*batches of 300, 300 and 200.*len\(X\) // batch_size"),
+    # the penalty the text asks for, and the optimiser it names
+    bug("1.5", "weight-decay-instead-of-penalty", P("1_5_code",
+        ("torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)", "torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=lam)"),
+        ("torch.optim.Adam(model.parameters(), lr=lr)", "torch.optim.Adam(model.parameters(), lr=lr, weight_decay=lam)"),
+        ("regularised_loss(model.weight, model.bias, xb, yb, lam)", "cross_entropy(model(xb), yb)")),
+        r"1\.5: .*λ = 0\.1.*weight_decay=λ is not the task's penalty"),
+    bug("1.5", "penalty-on-every-parameter", P("1_5_code", ("regularised_loss(model.weight, model.bias, xb, yb, lam)",
+        "cross_entropy(model(xb), yb) + lam * sum((p ** 2).sum() for p in model.parameters())")),
+        r"1\.5: .*λ = 0\.1.*the bias is regularised too"),
+    # inputs the text allows (kind 3)
+    bug("1.5", "seed-argument-ignored", P("1_5_code", ("    seed_everything(seed)\n", "    seed_everything(0)\n"),
+                                          (BATCHES, "    batches = TensorBatches(X, y, batch_size, seed=0)\n")),
+        r"1\.5: train_linear\(\.\.\., seed=1\) repeats the run of seed=0"),
+    bug("1.5", "batches-not-shuffled", P("1_5_code", (BATCHES, "    batches = TensorBatches(X, y, batch_size, shuffle=False)\n")),
+        r"1\.5: the minibatches are not shuffled"),
+    ok("1.5", "dataloader-and-own-zero-init", src('''
+        def preprocess(images, mean):
+            return images.reshape(len(images), -1) - mean
+
+        class Linear(nn.Module):
+            def __init__(self, d):
+                super().__init__()
+                self.weight = nn.Parameter(torch.zeros(10, d))
+                self.bias = nn.Parameter(torch.zeros(10))
+
+            def forward(self, x):
+                return scores(x, self.weight, self.bias)
+
+        def train_linear(train, val, *, optimiser, lr, lam, n_epochs, batch_size=256, seed=0):
+            seed_everything(seed)
+            X, y = train
+            model = Linear(X.shape[1])
+            if optimiser == "sgd":
+                opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+            else:
+                opt = torch.optim.Adam(model.parameters(), lr=lr)
+            loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=batch_size,
+                                                 shuffle=True)
+            history = History()
+            for epoch in range(n_epochs):
+                losses = []
+                for xb, yb in loader:
+                    opt.zero_grad()
+                    loss = regularised_loss(model.weight, model.bias, xb, yb, lam)
+                    loss.backward()
+                    opt.step()
+                    losses.append(loss.item())
+                with torch.no_grad():
+                    s = model(val[0])
+                    vl = cross_entropy(s, val[1]).item()
+                    ve = (s.argmax(1) != val[1]).float().mean().item()
+                history.log(train_loss=sum(losses) / len(losses), val_loss=vl, val_error=ve, model=model)
+            return model, history
+        ''')),
+]
+
+VAL_ACC = "    val_accuracy = (best_model(val_f).argmax(dim=1) == data.val_y).float().mean().item()"
+CASES += [
+    bug("1.5", "report-val-accuracy-on-train", P("1_5_report", (VAL_ACC, VAL_ACC.replace("best_model(val_f)", "best_model(train_f[:5000])")
+                                                                .replace("== data.val_y", "== data.train_y[:5000]"))),
+        r"1\.5: val_accuracy is .* on the validation set — measure best_model", cell="1_5_report", tests=("1_5_results",)),
+    bug("1.5", "report-val-error-as-accuracy", P("1_5_report", (VAL_ACC, VAL_ACC.replace("==", "!="))),
+        r"1\.5: val_accuracy is .*that is the error", cell="1_5_report", tests=("1_5_results",)),
+    bug("1.5", "report-val-accuracy-before-loading-the-best", P("1_5_report",
+        ("histories[best_config].load_best(best_model)\nbest_model.eval()\nwith torch.no_grad():\n" + VAL_ACC + "\n",
+         "best_model.eval()\nwith torch.no_grad():\n" + VAL_ACC + "\nhistories[best_config].load_best(best_model)\n"
+         "with torch.no_grad():\n")),
+        r"1\.5: val_accuracy is .*other weights for its best epoch — measure it after loading", cell="1_5_report", tests=("1_5_results",)),
+    # 1.6: the model passed, not a global one
+    bug("1.6", "templates-of-the-global-model", P("1_6_code", (TPL, "    return final_linear.weight.detach().reshape(10, 3, 32, 32)")),
+        r"1\.6: .*not of the model passed to it"),
+    ok("1.6", "templates-via-parameters", P("1_6_code", (TPL, ("    W = [p for p in model.parameters() if p.dim() == 2][0]\n"
+                                                              "    return W.detach().clone().view(10, 3, 32, 32)")))),
+    # 1.7: the cell argument, and the caller's images
+    bug("1.7", "cell-hard-coded", P("1_7_code", (("    rows = torch.arange(H, device=images.device)[:, None] // cell\n"
+                                                 "    cols = torch.arange(W, device=images.device)[None, :] // cell\n"
+                                                 "    block = rows * (W // cell) + cols "),
+                                                 ("    rows = torch.arange(H, device=images.device)[:, None] // 8\n"
+                                                 "    cols = torch.arange(W, device=images.device)[None, :] // 8\n"
+                                                 "    block = rows * (W // 8) + cols ")),
+                                    ("blocks = torch.zeros(N, (H // cell) * (W // cell) * bins", "blocks = torch.zeros(N, (H // 8) * (W // 8) * bins")),
+        r"1\.7: gradient_histogram.*8×8 blocks — use the cell argument"),
+    bug("1.7", "scaled-by-the-batch-maximum", P("1_7_code", (NORM, "    blocks = blocks / (blocks.max() + 1e-6)\n")),
+        r"1\.7: gradient_histogram of an image changes with the other images in its batch"),
+    ok("1.7", "l2-normalised-blocks-of-replicate-padded-sobel", P("1_7_code",
+        (GXY,
+         ("    k = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=images.dtype)\n"
+         "    g = F.pad(grey[:, None], (1, 1, 1, 1), mode='replicate')\n"
+         "    gx = F.conv2d(g, k.view(1, 1, 3, 3))[:, 0]\n"
+         "    gy = F.conv2d(g, k.T.contiguous().view(1, 1, 3, 3))[:, 0]\n")),
+        (NORM, "    blocks = blocks / blocks.norm(dim=-1, keepdim=True).clamp(min=1e-8)\n"))),
+    bug("1.7", "colour-scales-images-in-place", P("1_7_code", (IDX, "    idx = images.mul_(bins).long().clamp(0, bins - 1).flatten(2)\n")),
+        r"1\.7: colour_histogram\(images, bins\) changes the images passed to it, in place"),
+    # 1.7: the border rule is free (the tests look only at blocks away from the border), the difference is not
+    ok("1.7", "sobel-conv2d-zero-padding", P("1_7_code", (GXY,
+        ("    k = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=images.dtype)\n"
+         "    gx = F.conv2d(grey[:, None], k.view(1, 1, 3, 3), padding=1)[:, 0]\n"
+         "    gy = F.conv2d(grey[:, None], k.T.contiguous().view(1, 1, 3, 3), padding=1)[:, 0]\n")))),
+    ok("1.7", "central-differences-zero-padded", P("1_7_code", (GXY,
+        ("    p = F.pad(grey, (1, 1, 1, 1))                     # zeros around the image\n"
+         "    gx = (p[:, 1:-1, 2:] - p[:, 1:-1, :-2]) / 2\n"
+         "    gy = (p[:, 2:, 1:-1] - p[:, :-2, 1:-1]) / 2\n")))),
+    ok("1.7", "central-differences-replicate-padded", P("1_7_code", (GXY,
+        ("    p = F.pad(grey[:, None], (1, 1, 1, 1), mode='replicate')[:, 0]\n"
+         "    gx = p[:, 1:-1, 2:] - p[:, 1:-1, :-2]\n"
+         "    gy = p[:, 2:, 1:-1] - p[:, :-2, 1:-1]\n")))),
+    ok("1.7", "central-differences-one-sided-at-the-border", P("1_7_code", (GXY,
+        ("    gx = torch.cat([grey[:, :, 1:2] - grey[:, :, :1], (grey[:, :, 2:] - grey[:, :, :-2]) / 2,\n"
+         "                    grey[:, :, -1:] - grey[:, :, -2:-1]], dim=2)\n"
+         "    gy = torch.cat([grey[:, 1:2] - grey[:, :1], (grey[:, 2:] - grey[:, :-2]) / 2,\n"
+         "                    grey[:, -1:] - grey[:, -2:-1]], dim=1)\n")))),
+    bug("1.7", "forward-differences", P("1_7_code", (GXY,
+        ("    gx = F.pad(grey[:, :, 1:] - grey[:, :, :-1], (0, 1))\n"
+         "    gy = F.pad(grey[:, 1:] - grey[:, :-1], (0, 0, 0, 1))\n"))),
+        r"1\.7: on an image whose columns alternate .*central differences"),
+    # 1.7: torch ops over the whole batch; a loop over the bins, the channels or the blocks is allowed
+    ok("1.7", "colour-loop-over-bins-and-channels", NB.replace_def("1_7_code", "colour_histogram", src('''
+        def colour_histogram(images, bins=8):
+            N, C = images.shape[:2]
+            last = bins - 1
+            counts = torch.stack([torch.stack([((images[:, c] >= b / bins) & ((images[:, c] < (b + 1) / bins) | (b == last)))
+                                               .to(images.dtype).mean(dim=(1, 2)) for b in range(bins)], dim=1)
+                                  for c in range(C)], dim=1)                   # (N, C, bins)
+            return counts.reshape(N, C * bins)
+        '''))),
+    bug("1.7", "gradient-loop-over-images", P("1_7_code", (GRAD_DEF, "def _gradient_histogram_of(images, bins=9, cell=8):"))
+        + "\n\n\ndef gradient_histogram(images, bins=9, cell=8):\n"
+          "    return torch.cat([_gradient_histogram_of(image[None], bins, cell) for image in images])\n",
+        r"1\.7: gradient_histogram runs a Python loop over the images \(N=2: \d+ ops, N=8: \d+ ops\)"),
+]

@@ -567,7 +567,8 @@ CASES_2_6 = [
                                'torch.zeros(hidden, C, dtype=X.dtype)')), r"2\.6: every hidden unit has the same weights"),
     bug("2.6", "never-updates", P(C6, (UPDATE, "        new = {name: p - lr * grads[name] for name, p in params.items()}")),
         r"2\.6: .*stays flat.*updated"),
-    bug("2.6", "lr-ignored-tiny", P(C6, (UPDATE, UPDATE.replace("lr *", "0.005 *"))), r"2\.6: the loss went from"),
+    bug("2.6", "lr-ignored-tiny", P(C6, (UPDATE, UPDATE.replace("lr *", "0.005 *"))),
+        r"2\.6: .*p − 0\.005·grad, not p − lr·grad .*use the lr"),
     bug("2.6", "returns-initial-params", P(C6, ("    losses = []\n", "    initial = dict(params)\n    losses = []\n"),
                                            ("    return params, losses", "    return initial, losses")),
         r"2\.6: .*return the trained parameters"),
@@ -577,7 +578,8 @@ CASES_2_6 = [
     bug("2.6", "untouched-stub", NB.stub(C6), r"NotImplementedError"),
     ok("2.6", "in-place-update-tensor-losses", P(C6, (UPDATE, "        for name in params:\n            params[name] -= lr * grads[name]"),
                                                  ("        losses.append(float(loss))", "        losses.append(loss)"))),
-    ok("2.6", "xavier-init-loss-after-step", src('''
+    # The text's loss of a step is the loss before its update, on the whole training set (issue 21, kind 1).
+    bug("2.6", "xavier-init-loss-after-step", src('''
         def train_mlp(X, y, hidden, lr, steps, seed=0):
             torch.manual_seed(seed)
             D, C = X.shape[1], int(y.max()) + 1
@@ -590,7 +592,7 @@ CASES_2_6 = [
                     params[k] = params[k] - lr * grads[k]
                 losses.append(mlp_loss_and_grads(params, X, y)[0].item())
             return params, losses
-        ''')),
+        '''), r"2\.6: the loss recorded at step 2 .* is the loss after that step's update"),
 ]
 
 
@@ -643,13 +645,13 @@ CASES_MORE = [
         r"2\.5: .*gradient of W1 differs from autograd"),
     bug("2.6", "trains-last-layer-only", P(C6, (UPDATE, "        params = {name: p - lr * grads[name] if name in ('W2', 'b2') "
                                                        "else p for name, p in params.items()}")),
-        r"2\.6: .*(loss went from|classifies)"),
+        r"2\.6: .*leaves W1 and b1 unchanged"),
     ok("2.5", "bias-gradients-as-rows", P(C5, (DB2, "    db2 = dZ.sum(dim=0, keepdim=True)"),
                                           (DB1, "    db1 = dA.sum(dim=0, keepdim=True)"))),
     ok("2.6", "biases-as-rows", P(C6, ('"b1": torch.zeros(hidden, dtype=X.dtype)', '"b1": torch.zeros(1, hidden, dtype=X.dtype)'),
                                   ('"b2": torch.zeros(C, dtype=X.dtype)', '"b2": torch.zeros(1, C, dtype=X.dtype)'))),
     ok("2.6", "small-init", P(C6, ("* math.sqrt(2.0 / D)", "* 0.01"), ("* math.sqrt(1.0 / hidden)", "* 0.01"))),
-    ok("2.6", "minibatch-sgd", src("""
+    bug("2.6", "minibatch-sgd", src("""
         def train_mlp(X, y, hidden, lr, steps, seed=0):
             g = torch.Generator().manual_seed(seed)
             D, C = X.shape[1], int(y.max()) + 1
@@ -665,10 +667,295 @@ CASES_MORE = [
                 for name in params:
                     params[name] = params[name] - lr * grads[name]
             return params, losses
-        """)),
+        """), r"2\.6: .*whole training set"),
 ]
 
-CASES = CASES_2_1 + CASES_2_2 + CASES_2_3 + CASES_2_4 + CASES_2_5 + CASES_2_6 + CASES_MORE
+
+# --------------------------------------------------------------------------- issue 21: what a class writes from the text
+# (kinds: 1 what a recorded number means, 2 stated rules, 3 inputs the text allows, 4 side effects)
+TOPO_PUSH_SEEN = """
+order, seen, stack = [], {id(self)}, [(self, False)]
+while stack:
+    node, inputs_done = stack.pop()
+    if inputs_done:
+        order.append(node)
+        continue
+    stack.append((node, True))
+    for child in node._prev:
+        if id(child) not in seen:
+            seen.add(id(child))
+            stack.append((child, False))
+for node in order:
+    node.grad = 0.0
+self.grad = 1.0
+for node in reversed(order):
+    node._backward()
+"""
+LOOP_6 = ("        loss, grads = mlp_loss_and_grads(params, X, y)\n"
+          "        losses.append(float(loss))\n"
+          "        params = {name: p - lr * grads[name] for name, p in params.items()}\n")
+CASES_ISSUE21 = [
+    # 2.1
+    bug("2.1", "dq-forgets-z", P("2_1_code", ("    dq = df * z ", "    dq = df ")), r"2\.1: .*∂f/∂q .*z"),
+    ok("2.1", "local-gradients-named", src('''
+        def forward_backward(x, y, z):
+            q = x + y
+            f = q * z
+            local = {("f", "q"): z, ("f", "z"): q, ("q", "x"): 1.0, ("q", "y"): 1.0}
+            g = {"f": 1.0}
+            g["q"] = g["f"] * local["f", "q"]
+            g["z"] = g["f"] * local["f", "z"]
+            g["x"] = g["q"] * local["q", "x"]
+            g["y"] = g["q"] * local["q", "y"]
+            return {"x": x, "y": y, "z": z, "q": q, "f": f}, g
+        ''')),
+    # 2.2
+    bug("2.2", "appends-bias-input-to-x", src('''
+        def sigmoid_neuron(w, x):
+            x.append(1.0)                      # the bias as a constant input
+            s = sum(wi * xi for wi, xi in zip(w, x))
+            f = 1 / (1 + math.exp(-s))
+            ds = f * (1 - f)
+            return f, [xi * ds for xi in x], [w[0] * ds, w[1] * ds]
+        '''), r"2\.2: .*changed (its|the) (input|argument)"),
+    bug("2.2", "sigmoid-derivative-of-s", P("2_2_code", ("    ds = (1.0 - f) * f ", "    ds = (1.0 - s) * s ")),
+        r"2\.2: .*expected dw"),
+    ok("2.2", "exp-over-one-plus-exp", src('''
+        def sigmoid_neuron(w, x):
+            xs = list(x) + [1.0]
+            s = sum(a * b for a, b in zip(w, xs))
+            f = math.exp(s) / (1.0 + math.exp(s))
+            ds = math.exp(-s) / (1.0 + math.exp(-s)) ** 2
+            return f, [v * ds for v in xs], [w[i] * ds for i in range(2)]
+        ''')),
+    # 2.3
+    bug("2.3", "h-ignored", src('''
+        def numerical_gradient(f, x, h=1e-5):
+            eps = 1e-5
+            grad = torch.zeros_like(x)
+            flat, gflat = x.view(-1), grad.view(-1)
+            for i in range(flat.numel()):
+                old = flat[i].item()
+                flat[i] = old + eps
+                fp = float(f(x))
+                flat[i] = old - eps
+                fm = float(f(x))
+                flat[i] = old
+                gflat[i] = (fp - fm) / (2 * eps)
+            return grad
+        ''') + NUMGRAD_REST, r"2\.3: .*\(h = 0\.25\) is the centred difference with h = 1e-5.*use the argument h"),
+    bug("2.3", "numpy-gradient-stays-float64", src('''
+        import numpy as np
+
+        def numerical_gradient(f, x, h=1e-5):
+            grad = np.zeros(x.shape)
+            flat = x.view(-1)
+            for i in range(flat.numel()):
+                old = flat[i].item()
+                flat[i] = old + h
+                fp = float(f(x))
+                flat[i] = old - h
+                fm = float(f(x))
+                flat[i] = old
+                grad.reshape(-1)[i] = (fp - fm) / (2 * h)
+            return torch.from_numpy(grad)
+        ''') + NUMGRAD_REST, r"2\.3: .*torch\.float64 for a torch\.float32 x"),
+    bug("2.3", "gradient-always-float64", P("2_3_code", ("    grad = torch.zeros_like(x)",
+                                                         "    grad = torch.zeros(x.shape, dtype=torch.float64)")),
+        r"2\.3: .*torch\.float64 for a torch\.float32 x"),
+    bug("2.3", "one-or-two-dimensions-only", src('''
+        def numerical_gradient(f, x, h=1e-5):
+            grad = torch.zeros_like(x)
+            rows, cols = (x.shape[0], x.shape[1]) if x.dim() == 2 else (x.shape[0], 1)
+            for i in range(rows):
+                for j in range(cols):
+                    idx = (i, j) if x.dim() == 2 else (i,)
+                    old = x[idx].item()
+                    x[idx] = old + h
+                    fp = float(f(x))
+                    x[idx] = old - h
+                    fm = float(f(x))
+                    x[idx] = old
+                    grad[idx] = (fp - fm) / (2 * h)
+            return grad
+        ''') + NUMGRAD_REST, r"2\.3: numerical_gradient of logsumexp of a 2×3×2 tensor .*raised"),
+    bug("2.3", "restores-by-arithmetic", src('''
+        def numerical_gradient(f, x, h=1e-5):
+            grad = torch.zeros_like(x)
+            flat, gflat = x.view(-1), grad.view(-1)
+            for i in range(flat.numel()):
+                flat[i] += h
+                fp = float(f(x))
+                flat[i] -= 2 * h
+                fm = float(f(x))
+                flat[i] += h
+                gflat[i] = (fp - fm) / (2 * h)
+            return grad
+        ''') + NUMGRAD_REST, r"2\.3: .*left x changed"),
+    bug("2.3", "rel-ratio-of-maxima", P("2_3_code", (REL, "    rel = (a - b).abs().max() / scale.max()")),
+        r"2\.3: relative_error"),
+    bug("2.3", "rel-norms", P("2_3_code", (SCALE, "    scale = None"), (REL, "    rel = (a - b).norm() / torch.maximum(a.norm(), b.norm())")),
+        r"2\.3: relative_error"),
+    ok("2.3", "float64-copy-cast-back", src('''
+        def numerical_gradient(f, x, h=1e-5):
+            work = x.detach().clone()
+            grad = torch.zeros(work.numel(), dtype=torch.float64)
+            for i in range(work.numel()):
+                plus, minus = work.clone(), work.clone()
+                plus.view(-1)[i] += h
+                minus.view(-1)[i] -= h
+                grad[i] = (float(f(plus)) - float(f(minus))) / (2 * h)
+            return grad.reshape(x.shape).to(x.dtype)
+
+        def relative_error(a, b):
+            diff, scale = (a - b).abs(), torch.max(a.abs(), b.abs())
+            scale[scale == 0] = 1.0
+            return (diff / scale).max().item()
+        ''')),
+    # 2.4
+    bug("2.4", "topo-marks-seen-when-pushed", backward_variant(TOPO_PUSH_SEEN),
+        r"2\.4: on c · exp\(c\) \+ exp\(d\) · d.*ran before exp\([cd]\).*topological order"),
+    bug("2.4", "relu-mask-from-upstream", P(V, (RELU_BW, "            self.grad += out.grad if out.grad > 0 else 0.0")),
+        r"2\.4: relu\(a\) at a = 1\.7, then times -2.*not out\.grad > 0"),
+    ok("2.4", "isinstance-int-float", P(V, (("        other = other if isinstance(other, Value) else Value(other)\n"
+                                               "        out = Value(self.data * other.data"),
+                                              ("        if isinstance(other, (int, float)):\n            other = Value(other)\n"
+                                               "        out = Value(self.data * other.data")))),
+    # 2.5
+    bug("2.5", "one-hot-width-from-labels", P(C5, (ONEHOT, "    dZ = dZ - F.one_hot(y).to(dZ.dtype)\n")),
+        r"2\.5: .*class 3 absent.*W2\.shape\[1\]"),
+    bug("2.5", "classes-from-labels", mlp_variant('''
+            A = X @ W1 + b1
+            R = torch.relu(A)
+            Z = R @ W2 + b2
+            Z = Z - Z.max(dim=1, keepdim=True).values
+            P = Z.exp() / Z.exp().sum(dim=1, keepdim=True)
+            Y = torch.eye(int(y.max()) + 1, dtype=X.dtype)[y]     # one-hot rows
+            loss = -(P[torch.arange(N), y]).log().mean()
+            dZ = (P - Y) / N
+            dA = dZ @ W2.T * (A > 0)
+            return loss, {"W1": X.T @ dA, "b1": dA.sum(0), "W2": R.T @ dZ, "b2": dZ.sum(0)}
+        '''), r"2\.5: .*class 3 absent.*W2\.shape\[1\]"),
+    ok("2.5", "global-max-shift-log-softmax", mlp_variant('''
+            A = X @ W1 + b1
+            R = torch.relu(A)
+            Z = R @ W2 + b2
+            log_P = F.log_softmax(Z - Z.max(), dim=1)
+            loss = F.nll_loss(log_P, y)
+            dZ = log_P.exp() - F.one_hot(y, num_classes=W2.shape[1]).to(Z.dtype)
+            dZ = dZ / N
+            dA = (dZ @ W2.T) * (R > 0)
+            return loss, {"W1": X.T @ dA, "b1": dA.sum(0), "W2": R.T @ dZ, "b2": dZ.sum(0)}
+        ''')),
+    # 2.6
+    bug("2.6", "loss-recorded-after-update", P(C6, (LOOP_6, (
+        "        _, grads = mlp_loss_and_grads(params, X, y)\n"
+        "        params = {name: p - lr * grads[name] for name, p in params.items()}\n"
+        "        losses.append(float(mlp_loss_and_grads(params, X, y)[0]))\n"))),
+        r"2\.6: the loss recorded at step 2 .* is the loss after that step's update"),
+    bug("2.6", "initial-loss-too", P(C6, ("    return params, losses",
+                                          ("    losses.append(float(mlp_loss_and_grads(params, X, y)[0]))\n"
+                                           "    return params, losses"))),
+        r"2\.6: .*losses; one loss per step"),
+    bug("2.6", "seed-ignored", P(C6, ("    g = torch.Generator().manual_seed(seed)", "    g = torch.Generator().manual_seed(0)")),
+        r"2\.6: .*same initial parameters for seeds 5 and 6"),
+    bug("2.6", "unseeded-init", P(C6, ("generator=g, dtype=X.dtype) * math.sqrt(2.0 / D)", "dtype=X.dtype) * math.sqrt(2.0 / D)"),
+                                      ("generator=g, dtype=X.dtype) * math.sqrt(1.0 / hidden)", "dtype=X.dtype) * math.sqrt(1.0 / hidden)")),
+        r"2\.6: .*seed=5 start from different losses.*global random state"),
+    bug("2.6", "lr-hard-coded", P(C6, ("p - lr * grads[name]", "p - 1.0 * grads[name]")), r"2\.6: .*p − 1·grad, not p − lr·grad"),
+    bug("2.6", "biases-never-updated", P(C6, ("p - lr * grads[name] for name, p in params.items()}",
+                                              "(p - lr * grads[name] if name[0] == 'W' else p) for name, p in params.items()}")),
+        r"2\.6: .*leaves b1 and b2 unchanged.*every parameter"),
+    bug("2.6", "momentum", P(C6, ("    losses = []\n", "    velocity = {name: torch.zeros_like(p) for name, p in params.items()}\n    losses = []\n"),
+                             ("        params = {name: p - lr * grads[name] for name, p in params.items()}\n",
+                              ("        for name in params:\n"
+                               "            velocity[name] = 0.9 * velocity[name] + grads[name]\n"
+                               "            params[name] = params[name] - lr * velocity[name]\n"))),
+        r"2\.6: .*differs from p − lr·∂L/∂p.*no momentum"),
+    bug("2.6", "params-float32", P(C6, ("torch.randn(D, hidden, generator=g, dtype=X.dtype)", "torch.randn(D, hidden, generator=g)"),
+                                   ("torch.randn(hidden, C, generator=g, dtype=X.dtype)", "torch.randn(hidden, C, generator=g)"),
+                                   ('"b1": torch.zeros(hidden, dtype=X.dtype)', '"b1": torch.zeros(hidden)'),
+                                   ('"b2": torch.zeros(C, dtype=X.dtype)', '"b2": torch.zeros(C)')),
+        r"2\.6: train_mlp\(float64 X.*raised.*X's dtype"),
+    ok("2.6", "global-seed-randn-then-cast", P(C6, ("    g = torch.Generator().manual_seed(seed)", "    torch.manual_seed(seed)"),
+                                               ("torch.randn(D, hidden, generator=g, dtype=X.dtype)", "torch.randn(D, hidden).to(X.dtype)"),
+                                               ("torch.randn(hidden, C, generator=g, dtype=X.dtype)", "torch.randn(hidden, C).to(X.dtype)"))),
+    ok("2.6", "xavier-init-while-loop", src('''
+        def train_mlp(X, y, hidden, lr, steps, seed=0):
+            g = torch.Generator().manual_seed(seed)
+            D, C = X.shape[1], int(y.max()) + 1
+            params = {"W1": torch.randn(D, hidden, generator=g, dtype=X.dtype) / math.sqrt(D),
+                      "b1": torch.zeros(hidden, dtype=X.dtype),
+                      "W2": torch.randn(hidden, C, generator=g, dtype=X.dtype) / math.sqrt(hidden),
+                      "b2": torch.zeros(C, dtype=X.dtype)}
+            losses = []
+            while len(losses) < steps:
+                loss, grads = mlp_loss_and_grads(params, X, y)
+                losses.append(loss.item())
+                for k in params:
+                    params[k] = params[k] - lr * grads[k]
+            return params, losses
+        ''')),
+    bug("2.4", "topo-marks-seen-when-pushed-reversed", backward_variant(TOPO_PUSH_SEEN.replace(
+        "for child in node._prev:", "for child in reversed(node._prev):")),
+        r"2\.4: on .*(ran before exp\([cd]\).*topological order|gradients differ.*the order)"),
+    bug("2.3", "rel-max-of-signed-values", P("2_3_code", (SCALE, "    scale = torch.maximum(a, b).abs()")),
+        r"2\.3: relative_error with a = \[−1, −3\]"),
+    ok("2.3", "cs231n-with-epsilon", src('''
+        def numerical_gradient(f, x, h=1e-5):
+            grad = torch.zeros_like(x)
+            it = torch.arange(x.numel())
+            for i in it.tolist():
+                idx = tuple(int(v) for v in torch.unravel_index(torch.tensor(i), x.shape))
+                old = x[idx].item()
+                x[idx] = old + h
+                fxph = f(x)
+                x[idx] = old - h
+                fxmh = f(x)
+                x[idx] = old
+                grad[idx] = (fxph - fxmh) / (2 * h)
+            return grad
+
+        def relative_error(a, b):
+            return float(((a - b).abs() / (a.abs() + b.abs()).clamp(min=1e-8)).max())
+        ''')),
+    bug("2.5", "one-hot-three-classes", P(C5, (ONEHOT, "    dZ = dZ - F.one_hot(y, 3).to(dZ.dtype)\n")), r"2\.5: .*(raised|C = 5)"),
+    ok("2.5", "logsumexp-unshifted-scatter", mlp_variant('''
+            A = X @ W1 + b1
+            R = A.relu()
+            Z = R @ W2 + b2
+            lse = torch.logsumexp(Z, dim=1)
+            loss = (lse - Z.gather(1, y.view(-1, 1)).squeeze(1)).mean()
+            Y = torch.zeros_like(Z).scatter_(1, y.view(-1, 1), 1.0)
+            dZ = (torch.exp(Z - lse[:, None]) - Y) / N
+            dR = dZ @ W2.t()
+            dA = dR.masked_fill(A <= 0, 0.0)
+            return loss, dict(W1=X.t() @ dA, b1=dA.sum(0), W2=R.t() @ dZ, b2=dZ.sum(0))
+        ''')),
+    bug("2.6", "steps-minus-one", P(C6, ("range(steps)", "range(1, steps)")), r"2\.6: .*losses; one loss per step"),
+    bug("2.6", "lr-decay", P(C6, ("    for _ in course.progress(range(steps), desc=\"gradient descent\"):",
+                                  "    for step in range(steps):"),
+                             ("p - lr * grads[name]", "p - lr / (1 + step) * grads[name]")),
+        r"2\.6: .*p − 0\.25·grad, not p − lr·grad"),
+    ok("2.6", "in-place-sub-loss-first", src('''
+        def train_mlp(X, y, hidden, lr, steps, seed=0):
+            g = torch.Generator().manual_seed(seed)
+            D = X.shape[1]
+            C = int(y.max().item()) + 1
+            W1 = torch.randn(D, hidden, generator=g, dtype=X.dtype).mul_(math.sqrt(2 / D))
+            W2 = torch.randn(hidden, C, generator=g, dtype=X.dtype).mul_((1 / hidden) ** 0.5)
+            params = dict(W1=W1, b1=X.new_zeros(hidden), W2=W2, b2=X.new_zeros(C))
+            losses = []
+            for _ in range(steps):
+                losses.append(mlp_loss_and_grads(params, X, y)[0].item())
+                _, grads = mlp_loss_and_grads(params, X, y)
+                for name, p in params.items():
+                    p.sub_(lr * grads[name])
+            return params, losses
+        ''')),
+]
+
+CASES = CASES_2_1 + CASES_2_2 + CASES_2_3 + CASES_2_4 + CASES_2_5 + CASES_2_6 + CASES_MORE + CASES_ISSUE21
 
 
 GRADED = {"2_1", "2_2", "2_3", "2_4", "2_5", "2_6"}

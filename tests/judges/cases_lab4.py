@@ -107,6 +107,13 @@ CASES_4_1 = [
             y = (torch.arange(height) / height)[:, None].expand(height, width)
             return torch.stack([x, y], dim=2).flatten(0, 1)
         ''')),
+    # Issue 21: more realistic answers.
+    bug("4.1", "stack-on-dim-0-then-reshape", P("4_1_code", (STACK, "    return torch.stack([x, y]).reshape(-1, 2)")),
+        r"4\.1: pixel_coordinates\(3, 5\) row"),
+    ok("4.1", "float64-then-float32", P("4_1_code", (ROWS, "    rows = (torch.arange(height, dtype=torch.float64) / height).float()"),
+                                        (COLS, "    cols = (torch.arange(width, dtype=torch.float64) / width).float()"))),
+    ok("4.1", "multiply-by-reciprocal", P("4_1_code", (ROWS, "    rows = torch.arange(height) * (1.0 / height)"),
+                                          (COLS, "    cols = torch.arange(width) * (1.0 / width)"))),
 ]
 
 # --------------------------------------------------------------------------- 4.2 the MLP, the loop, PSNR
@@ -323,6 +330,60 @@ CASES_4_2 = [
             return float(10 * np.log10(1.0 / err.mean()))
         ''')),
     bug("4.2", "untouched-stub", NB.stub("4_2_code"), r"NotImplementedError"),
+    # Issue 21: more realistic answers.
+    bug("4.2", "seeded-inside-make-mlp", mlp('''
+        def make_mlp(in_features, hidden=256):
+            torch.manual_seed(0)   # reproducible
+            return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                 nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 3), nn.Sigmoid())
+        '''), r"4\.2: .*same weights on every call"),
+    bug("4.2", "own-fixed-generator", mlp('''
+        def make_mlp(in_features, hidden=256):
+            g = torch.Generator().manual_seed(0)
+            sizes = [in_features, hidden, hidden, hidden, 3]
+            layers = []
+            for a, b in zip(sizes, sizes[1:]):
+                lin = nn.Linear(a, b)
+                with torch.no_grad():
+                    bound = 1 / math.sqrt(a)
+                    lin.weight.copy_(torch.rand(b, a, generator=g) * 2 * bound - bound)
+                    lin.bias.copy_(torch.rand(b, generator=g) * 2 * bound - bound)
+                layers += [lin, nn.ReLU()]
+            return nn.Sequential(*layers[:-1], nn.Sigmoid())
+        '''), r"4\.2: .*same weights on every call"),
+    bug("4.2", "weight-decay", P("4_2_code", (OPT, OPT.replace("lr=lr)", "lr=lr, weight_decay=1e-4)"))),
+        r"4\.2: your weights after 6 steps differ"),
+    bug("4.2", "lr-scheduler", P("4_2_code", (OPT, OPT + "    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)\n"),
+                                 ("        opt.step()\n", "        opt.step()\n        sched.step()\n")),
+        r"4\.2: your weights after 6 steps differ"),
+    bug("4.2", "psnr-subtracts-in-place", psnr('''
+        def psnr(pred, target):
+            err = pred.detach()
+            err -= target          # no copy
+            return 10 * math.log10(1 / err.pow(2).mean().item())
+        '''), r"4\.2: psnr.*in place"),
+    ok("4.2", "psnr-double-precision", psnr('''
+        def psnr(pred, target):
+            mse = torch.mean((pred.detach().double() - target.double()) ** 2)
+            return float(10 * torch.log10(1.0 / mse))
+        ''')),
+    ok("4.2", "make-mlp-modulelist", mlp('''
+        class _Net(nn.Module):
+            def __init__(self, in_features, hidden):
+                super().__init__()
+                self.layers = nn.ModuleList([nn.Linear(in_features, hidden), nn.Linear(hidden, hidden),
+                                             nn.Linear(hidden, hidden), nn.Linear(hidden, 3)])
+
+            def forward(self, x):
+                for layer in self.layers[:-1]:
+                    x = torch.relu(layer(x))
+                return torch.sigmoid(self.layers[-1](x))
+
+
+        def make_mlp(in_features, hidden=256):
+            return _Net(in_features, hidden)
+        ''')),
+    bug("4.2", "losses-keep-their-graphs", P("4_2_code", (APPEND, "        losses.append(loss)\n")), r"4\.2: .*autograd graph"),
 ]
 
 # --------------------------------------------------------------------------- 4.3 the positional encoding
@@ -403,6 +464,58 @@ CASES_4_3 = [
                         columns.append(trig((2 ** k) * math.pi * p[:, c]))
             return torch.stack(columns, dim=1)
         ''')),
+    # Issue 21: dtypes and the caller's points.
+    bug("4.3", "numpy-float64-frequencies", src('''
+        import numpy as np
+
+        def positional_encoding(p, L):
+            freqs = np.pi * 2.0 ** np.arange(L)                         # float64
+            angles = (p.numpy()[:, None, :] * freqs[None, :, None]).reshape(len(p), -1)
+            return torch.from_numpy(np.concatenate([np.sin(angles), np.cos(angles)], axis=1))
+        '''), r"4\.3: .*float64 features for float32 points.*dtype"),
+    ok("4.3", "numpy-keeps-the-dtype", src('''
+        import numpy as np
+
+        def positional_encoding(p, L):
+            x = p.detach().cpu().numpy()
+            angles = np.concatenate([2.0 ** k * np.pi * x for k in range(L)], axis=1)
+            return torch.from_numpy(np.concatenate([np.sin(angles), np.cos(angles)], axis=1))
+        ''')),
+    bug("4.3", "float32-buffer", src('''
+        def positional_encoding(p, L):
+            n, d = p.shape
+            out = torch.zeros(n, 2 * L * d)
+            for k in range(L):
+                out[:, k * d:(k + 1) * d] = torch.sin(2 ** k * math.pi * p)
+                out[:, L * d + k * d:L * d + (k + 1) * d] = torch.cos(2 ** k * math.pi * p)
+            return out
+        '''), r"4\.3: .*float32 features for float64 points"),
+    bug("4.3", "scales-p-in-place", src('''
+        def positional_encoding(p, L):
+            p *= math.pi
+            return torch.cat([torch.sin(2 ** k * p) for k in range(L)] + [torch.cos(2 ** k * p) for k in range(L)], dim=1)
+        '''), r"4\.3: .*in place"),
+    ok("4.3", "float32-frequencies", P("4_3_code", (FREQS, "    freqs = 2.0 ** torch.arange(L)"),
+                                       (ANGLES, "    angles = p[:, None, :] * (math.pi * freqs)[None, :, None]"))),
+    ok("4.3", "doubling-a-copy", src('''
+        def positional_encoding(p, L):
+            angle = math.pi * p
+            sines, cosines = [], []
+            for _ in range(L):
+                sines.append(torch.sin(angle))
+                cosines.append(torch.cos(angle))
+                angle = angle * 2
+            return torch.cat(sines + cosines, dim=1)
+        ''')),
+    ok("4.3", "buffer-in-p-dtype", src('''
+        def positional_encoding(p, L):
+            n, d = p.shape
+            out = p.new_empty(n, 2 * L * d)
+            for k in range(L):
+                out[:, k * d:(k + 1) * d] = torch.sin(2 ** k * math.pi * p)
+                out[:, (L + k) * d:(L + k + 1) * d] = torch.cos(2 ** k * math.pi * p)
+            return out
+        ''')),
 ]
 
 # --------------------------------------------------------------------------- 4.4 Gaussian Fourier features
@@ -411,8 +524,8 @@ GEN = "        generator = torch.Generator().manual_seed(seed)"
 FWD = "        angles = 2 * math.pi * p @ self.B.T                                # (N, n_features)"
 FCAT = "        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)    # (N, 2·n_features)"
 CASES_4_4 = [
-    bug("4.4", "resampled-every-call", P("4_4_code", (FWD, "        B = self.B.std() * torch.randn(self.B.shape)\n"
-                                                      "        angles = 2 * math.pi * p @ B.T")),
+    bug("4.4", "resampled-every-call", P("4_4_code", (FWD, ("        B = self.B.std() * torch.randn(self.B.shape)\n"
+                                                       "        angles = 2 * math.pi * p @ B.T"))),
         r"4\.4: .*drawn again at every call"),
     bug("4.4", "drawn-in-forward", src('''
         class GaussianFourierFeatures(nn.Module):
@@ -482,6 +595,10 @@ CASES_4_4 = [
                 z = 2 * math.pi * F.linear(p, self.B)
                 return torch.cat((z.sin(), z.cos()), dim=-1)
         ''')),
+    # Issue 21: the caller's points.
+    bug("4.4", "scales-p-in-place", P("4_4_code", (FWD, "        p *= 2 * math.pi\n        angles = p @ self.B.T")),
+        r"4\.4: .*in place"),
+    ok("4.4", "matmul-then-scale", P("4_4_code", (FWD, "        angles = (p @ self.B.T) * (2 * math.pi)"))),
 ]
 
 # --------------------------------------------------------------------------- 4.5 the split and the selection
@@ -498,6 +615,10 @@ def selection(text: str) -> str:
 SPLIT_RET = "    return index[0::2, 0::2].reshape(-1), index[1::2, 1::2].reshape(-1)"
 SCORE = "            scores[name] = psnr(model(x[val_idx]), rgb[val_idx])"
 TRAIN = "        train_mlp(model, x[fit_idx], rgb[fit_idx], steps=steps, lr=lr)"
+ORDER = "    order = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))"
+SHUFFLE = "    shuffled = train_idx[order]"
+VAL_N = "    n_val = round(val_fraction * len(train_idx))"
+VAL_SPLIT = "    val_idx, fit_idx = shuffled[:n_val], shuffled[n_val:]"
 CASES_4_5 = [
     bug("4.5", "grids-swapped", P("4_5_code", (SPLIT_RET, "    return index[1::2, 1::2].reshape(-1), index[0::2, 0::2].reshape(-1)")),
         r"4\.5: .*swapped.*train on the held-out grid"),
@@ -632,6 +753,46 @@ CASES_4_5 = [
             best = names[max(range(len(names)), key=lambda i: results[names[i]])]
             return best, results
         ''')),
+    # Issue 21: the arguments the text allows, the split the text defines, and what a score is.
+    bug("4.5", "split-int32", split('''
+        def grid_split(height, width):
+            train = [i * width + j for i in range(0, height, 2) for j in range(0, width, 2)]
+            held = [i * width + j for i in range(1, height, 2) for j in range(1, width, 2)]
+            return torch.tensor(train, dtype=torch.int32), torch.tensor(held, dtype=torch.int32)
+        '''), r"4\.5: .*int32.*int64"),
+    bug("4.5", "lr-hard-coded", P("4_5_code", (TRAIN, TRAIN.replace("lr=lr", "lr=1e-3"))), r"4\.5: .*lr="),
+    bug("4.5", "steps-from-the-notebook", P("4_5_code", (TRAIN, TRAIN.replace("steps=steps", "steps=SELECT_STEPS"))),
+        r"4\.5: .*steps="),
+    bug("4.5", "val-fraction-ignored", P("4_5_code", (VAL_N, "    n_val = round(0.25 * len(train_idx))")), r"4\.5: .*val_fraction"),
+    bug("4.5", "split-inverted", P("4_5_code", (VAL_SPLIT, "    val_idx, fit_idx = shuffled[n_val:], shuffled[:n_val]")),
+        r"4\.5: .*val_fraction"),
+    bug("4.5", "not-shuffled", P("4_5_code", (SHUFFLE, "    shuffled = train_idx")), r"4\.5: .*not shuffled"),
+    bug("4.5", "global-random-split", P("4_5_code", (ORDER, "    order = torch.randperm(len(train_idx))")),
+        r"4\.5: .*global random state"),
+    bug("4.5", "split-seed-ignored", P("4_5_code", (ORDER, ORDER.replace("manual_seed(seed)", "manual_seed(0)"))),
+        r"4\.5: .*seed"),
+    bug("4.5", "scored-before-training", P("4_5_code", (TRAIN + "\n", ""),
+                                            ("            scores[name] = psnr(model(x[val_idx]), rgb[val_idx])\n",
+                                             "            scores[name] = psnr(model(x[val_idx]), rgb[val_idx])\n" + TRAIN + "\n")),
+        r"4\.5: .*(after training|clearly best|reach about)"),
+    bug("4.5", "score-from-the-last-loss", P("4_5_code", (TRAIN, "        losses = " + TRAIN.strip()),
+                                              (SCORE, "            scores[name] = 10 * math.log10(1 / losses[-1])")),
+        r"4\.5: .*(memorises|training pixels)"),
+    ok("4.5", "validation-at-the-end", P("4_5_code", (VAL_SPLIT, "    val_idx, fit_idx = shuffled[len(train_idx) - n_val:], shuffled[:len(train_idx) - n_val]"))),
+    ok("4.5", "isin-complement", selection('''
+        def select_encoding(features, rgb, train_idx, *, steps, lr, val_fraction=0.25, seed=0):
+            perm = torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))
+            val = train_idx[perm[:round(val_fraction * len(train_idx))]]
+            fit = train_idx[~torch.isin(train_idx, val)]
+            out = {}
+            for name, f in features.items():
+                torch.manual_seed(seed)
+                net = make_mlp(f.shape[1]).to(f.device)
+                train_mlp(net, f[fit], rgb[fit], steps=steps, lr=lr)
+                with torch.no_grad():
+                    out[name] = psnr(net(f[val]), rgb[val])
+            return max(out, key=out.get), out
+        ''')),
 ]
 
 # --------------------------------------------------------------------------- 4.6 the sweep
@@ -709,6 +870,15 @@ CASES_4_6 = [
         ''')),
     ok("4.6", "default-encoder-seed", P("4_6_code", (ENC, "        encoder = GaussianFourierFeatures(sigma)"))),
     ok("4.6", "no-seeding-at-all", P("4_6_code", ("        torch.manual_seed(seed)\n", ""))),
+    # Issue 21: the arguments the text allows, and what a training PSNR is.
+    bug("4.6", "lr-hard-coded", P("4_6_code", (SWEEP_TRAIN, SWEEP_TRAIN.replace("lr=lr", "lr=1e-3"))), r"4\.6: .*lr="),
+    bug("4.6", "steps-hard-coded", P("4_6_code", (SWEEP_TRAIN, SWEEP_TRAIN.replace("steps=steps", "steps=budget(500, 60)"))),
+        r"4\.6: .*steps="),
+    bug("4.6", "training-psnr-from-the-last-loss", P("4_6_code", (SWEEP_TRAIN, "        losses = " + SWEEP_TRAIN.strip()),
+                                                      ("psnr(model(coords[train_idx]), rgb[train_idx]),", "10 * math.log10(1 / losses[-1]),")),
+        r"4\.6: .*(before the last update|returned model reaches)"),
+    ok("4.6", "one-forward-pass", P("4_6_code", (RESULT, '''            pred = model(coords)
+            results[sigma] = (psnr(pred[train_idx], rgb[train_idx]), psnr(pred[held_out_idx], rgb[held_out_idx]), model)'''))),
 ]
 
 CASES = CASES_4_1 + CASES_4_2 + CASES_4_3 + CASES_4_4 + CASES_4_5 + CASES_4_6

@@ -687,7 +687,252 @@ CASES_5_7 = [
         '''), tests=("5_7_adamw",)),
 ]
 
-CASES = with_tests(CASES_5_1 + CASES_5_2 + CASES_5_3 + CASES_5_4 + CASES_5_5 + CASES_5_6 + CASES_5_7,
+# --------------------------------------------------------------------------- more realistic answers (issue 21)
+# What a class writes from the text alone: bugs the judges once let through (marked "slipped"), and correct answers
+# that use the freedom the text gives.
+MORE_5_1 = [
+    bug("5.1", "padding-twice", P("5_1_code", ("patches = F.unfold(x, (kh, kw), padding=padding, stride=stride)",
+                                               "patches = F.unfold(F.pad(x, [padding] * 4), (kh, kw), padding=padding, stride=stride)")),
+        r"5\.1: .*conv2d on x"),
+    ok("5.1", "size-int-of-true-division", size('''
+        def conv_output_size(size, kernel, stride=1, padding=0):
+            return int((size + 2 * padding - kernel) / stride) + 1
+        ''')),
+    ok("5.1", "loops-with-explicit-zero-padding", conv('''
+        def conv2d(x, weight, bias=None, stride=1, padding=0):
+            B, C, H, W = x.shape
+            O, _, kh, kw = weight.shape
+            xp = x.new_zeros(B, C, H + 2 * padding, W + 2 * padding)
+            xp[:, :, padding:padding + H, padding:padding + W] = x
+            Ho, Wo = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
+            out = x.new_zeros(B, O, Ho, Wo)
+            for u in range(kh):
+                for v in range(kw):
+                    tap = xp[:, :, u:u + stride * (Ho - 1) + 1:stride, v:v + stride * (Wo - 1) + 1:stride]
+                    out += torch.einsum("bchw,oc->bohw", tap, weight[:, :, u, v])
+            return out if bias is None else out + bias.view(1, O, 1, 1)
+        ''')),
+]
+MORE_5_2 = [
+    bug("5.2", "partial-windows-at-the-edge", pool('''
+        def max_pool2d(x, kernel_size=2, stride=None):
+            s = stride or kernel_size
+            B, C, H, W = x.shape
+            Ho, Wo = -(-H // s), -(-W // s)
+            out = torch.empty(B, C, Ho, Wo)
+            for i in range(Ho):
+                for j in range(Wo):
+                    out[:, :, i, j] = x[:, :, i * s:i * s + kernel_size, j * s:j * s + kernel_size].amax(dim=(-2, -1))
+            return out
+        '''), r"5\.2: .*max_pool2d on"),
+    ok("5.2", "stride-or-default-amax-views", pool('''
+        def max_pool2d(x, kernel_size=2, stride=None):
+            stride = stride or kernel_size
+            Ho = (x.shape[2] - kernel_size) // stride + 1
+            Wo = (x.shape[3] - kernel_size) // stride + 1
+            taps = [x[:, :, u:u + stride * (Ho - 1) + 1:stride, v:v + stride * (Wo - 1) + 1:stride]
+                    for u in range(kernel_size) for v in range(kernel_size)]
+            return torch.stack(taps).amax(dim=0)
+        ''')),
+]
+TRAIN_LOOP = '''
+        def train_epoch(model, batches, opt, device):
+            model.train()
+            total, count = 0.0, 0
+            for x, y in batches:
+                x, y = x.to(device), y.to(device)
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(y)
+                count += len(y)
+            return total / count
+        '''
+MORE_5_3 = [
+    # slipped: the notebook hands train_epoch a generator (one pass); counting first leaves nothing to train on
+    bug("5.3", "train-iterates-batches-twice", NB.replace_def("5_3_code", "train_epoch", '''
+        def train_epoch(model, batches, opt, device):
+            model.train()
+            n = sum(len(y) for _, y in batches)
+            total = 0.0
+            for x, y in batches:
+                opt.zero_grad()
+                loss = F.cross_entropy(model(x.to(device)), y.to(device))
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(y)
+            return total / n
+        '''), r"5\.3: train_epoch.*(one-pass|once)"),
+    bug("5.3", "train-loss-measured-after-the-step", NB.replace_def("5_3_code", "train_epoch", '''
+        def train_epoch(model, batches, opt, device):
+            model.train()
+            total, count = 0.0, 0
+            for x, y in batches:
+                x, y = x.to(device), y.to(device)
+                opt.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                opt.step()
+                with torch.no_grad():
+                    total += F.cross_entropy(model(x), y, reduction="sum").item()
+                count += len(y)
+            return total / count
+        '''), r"5\.3: train_epoch.*(measured after|extra forward)"),
+    bug("5.3", "evaluate-error-mean-of-batch-errors", NB.replace_def("5_3_code", "evaluate", '''
+        def evaluate(model, batches, device):
+            model.eval()
+            total, n, errors = 0.0, 0, []
+            with torch.no_grad():
+                for x, y in batches:
+                    logits = model(x.to(device))
+                    total += F.cross_entropy(logits, y.to(device), reduction="sum").item()
+                    n += len(y)
+                    errors.append((logits.argmax(1) != y.to(device)).float().mean().item())
+            return total / n, sum(errors) / len(errors)
+        '''), r"5\.3: evaluate.*error"),
+    # slipped: a linear layer with no activation after it (the parameter count is the same)
+    bug("5.3", "lenet-no-activation-between-linears", P("5_3_code", ("nn.Linear(400, 120), nn.ReLU(),", "nn.Linear(400, 120),")),
+        r"5\.3: there is no activation after the linear 400 → 120"),
+    bug("5.3", "lenet-no-activation-after-conv2", P("5_3_code", ("nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),",
+                                                               "nn.Conv2d(6, 16, 5), nn.MaxPool2d(2),")),
+        r"5\.3: there is no activation after the conv 6 → 16"),
+    ok("5.3", "train-zero-grad-last-detach-sum", NB.replace_def("5_3_code", "train_epoch", '''
+        def train_epoch(model, batches, opt, device):
+            model.train()
+            total = torch.zeros(())
+            count = 0
+            for x, y in batches:
+                x, y = x.to(device), y.to(device)
+                loss = F.cross_entropy(model(x), y)
+                loss.backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                total += loss.detach().cpu() * y.shape[0]
+                count += y.shape[0]
+            return float(total / count)
+        ''')),
+    ok("5.3", "evaluate-restores-the-mode", NB.replace_def("5_3_code", "evaluate", '''
+        def evaluate(model, batches, device):
+            was_training = model.training
+            model.eval()
+            loss_sum, wrong, n = 0.0, 0, 0
+            try:
+                with torch.no_grad():
+                    for x, y in batches:
+                        x, y = x.to(device), y.to(device)
+                        out = model(x)
+                        loss_sum += F.cross_entropy(out, y).item() * len(y)
+                        wrong += (out.argmax(dim=1) != y).sum().item()
+                        n += len(y)
+            finally:
+                model.train(was_training)
+            return loss_sum / n, wrong / n
+        ''')),
+    ok("5.3", "lenet-pool-then-tanh-sigmoid-free", NB.replace_def("5_3_code", "build_lenet5", '''
+        def build_lenet5():
+            return nn.Sequential(
+                nn.Conv2d(1, 6, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
+                nn.Conv2d(6, 16, 5), nn.MaxPool2d(2), nn.ReLU(),
+                nn.Flatten(1),
+                nn.Linear(400, 120), nn.Tanh(),
+                nn.Linear(120, 84), nn.Tanh(),
+                nn.Linear(84, 10))
+        ''')),
+]
+MORE_5_4 = [
+    # slipped: batch norm with γ = 1, β = 0 and running statistics 0 and 1 is the same module wherever it is used
+    bug("5.4", "bn1-used-twice", P("5_4_code", ("out = self.bn2(self.conv2(out))", "out = self.bn1(self.conv2(out))")),
+        r"5\.4: .*same BatchNorm2d"),
+    bug("5.4", "shortcut-borrows-bn2", NB.replace_def("5_4_code", "ResBlock", '''
+        class ResBlock(nn.Module):
+            def __init__(self, in_channels, out_channels, stride=1):
+                super().__init__()
+                self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+                self.bn1 = nn.BatchNorm2d(out_channels)
+                self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+                self.bn2 = nn.BatchNorm2d(out_channels)
+                self.proj = None
+                if stride != 1 or in_channels != out_channels:
+                    self.proj = nn.Conv2d(in_channels, out_channels, 1, stride, bias=False)
+                    self.bn3 = nn.BatchNorm2d(out_channels)
+
+            def forward(self, x):
+                out = F.relu(self.bn1(self.conv1(x)))
+                out = self.bn2(self.conv2(out))
+                skip = x if self.proj is None else self.bn2(self.proj(x))
+                return F.relu(out + skip)
+        '''), r"5\.4: .*same BatchNorm2d"),
+    # slipped: the sum written into the block's input (autograd needs it for backward)
+    bug("5.4", "adds-into-its-input", P("5_4_code", ("return F.relu(out + identity)", "identity += out\n        return F.relu(identity)")),
+        r"5\.4: .*changes its input"),
+    ok("5.4", "bn-explicit-defaults-relu-inplace", NB.replace_def("5_4_code", "ResBlock", '''
+        class ResBlock(nn.Module):
+            def __init__(self, in_channels, out_channels, stride=1):
+                super().__init__()
+                self.shortcut = nn.Sequential()
+                if stride != 1 or in_channels != out_channels:
+                    self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size=(1, 1), stride=(stride, stride), bias=False),
+                                                  nn.BatchNorm2d(out_channels, eps=1e-5, momentum=0.1))
+                self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
+                self.bn1 = nn.BatchNorm2d(out_channels, eps=1e-5, momentum=0.1)
+                self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=1, padding=1, bias=False)
+                self.bn2 = nn.BatchNorm2d(out_channels, eps=1e-5, momentum=0.1)
+
+            def forward(self, x):
+                out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)), inplace=True)))
+                out = out + self.shortcut(x)
+                return F.relu(out, inplace=True)
+        ''')),
+]
+MORE_5_5 = [
+    bug("5.5", "plain-bn1-used-twice", NB.replace_def("5_5_code", "PlainBlock", '''
+        class PlainBlock(nn.Module):
+            def __init__(self, in_channels, out_channels, stride=1):
+                super().__init__()
+                self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+                self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+                self.bn1 = nn.BatchNorm2d(out_channels)
+                self.bn2 = nn.BatchNorm2d(out_channels)
+
+            def forward(self, x):
+                return F.relu(self.bn1(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+        '''), r"5\.5: .*same BatchNorm2d"),
+    # slipped: "measuring" in eval mode — batch norm then uses its running statistics, not the batch's
+    bug("5.5", "gradient-norms-in-eval-mode", P("5_5_code", (GN, "    model.eval()\n" + GN)),
+        r"5\.5: .*(eval|evaluation) mode"),
+    ok("5.5", "gradient-norms-module-weights-restore-grads", P("5_5_code", (GN, '''    saved = [p.grad for p in model.parameters()]
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(x), y).backward()
+    out = []
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            out.append(m.weight.grad.norm(p=2).item())
+    for p, g in zip(model.parameters(), saved):
+        p.grad = g
+    return out'''))),
+]
+MORE_5_7 = [
+    # slipped: with gradients of order 1, ε barely matters — the hidden tests also use tiny gradients
+    bug("5.7", "adam-eps-inside-sqrt", P("5_7_code", ("    return p - lr * m_hat / (v_hat.sqrt() + eps)",
+                                                      "    return p - lr * m_hat / (v_hat + eps).sqrt()")),
+        r"5\.7: adam .*ε is inside the square root", tests=("5_7_adam", "5_7_adamw")),
+    bug("5.7", "adagrad-no-eps", P("5_7_code", ("    return p - lr * g / (s.sqrt() + eps)\n    ### END SOLUTION\n\n\ndef rmsprop",
+                                                "    return p - lr * g / s.sqrt()\n    ### END SOLUTION\n\n\ndef rmsprop")),
+        r"5\.7: adagrad .*ε is missing", tests=("5_7_adagrad",)),
+    bug("5.7", "rmsprop-eps-inside-sqrt", rule("rmsprop", '''
+        def rmsprop(p, g, state, *, lr, alpha=0.99, eps=1e-8):
+            state["s"] = alpha * state.get("s", 0) + (1 - alpha) * g ** 2
+            return p - lr * g / torch.sqrt(state["s"] + eps)
+        '''), r"5\.7: rmsprop .*ε is inside the square root", tests=("5_7_rmsprop",)),
+    ok("5.7", "adagrad-rmsprop-torch-style", src(NB.source("5_7_code")).replace(
+        "    return p - lr * g / (s.sqrt() + eps)\n    ### END SOLUTION\n\n\ndef rmsprop",
+        "    return torch.addcdiv(p, g, s.sqrt().add(eps), value=-lr)\n    ### END SOLUTION\n\n\ndef rmsprop"),
+       cell="5_7_code", tests=("5_7_adagrad", "5_7_rmsprop")),
+]
+
+
+CASES = with_tests(CASES_5_1 + CASES_5_2 + CASES_5_3 + CASES_5_4 + CASES_5_5 + CASES_5_6 + CASES_5_7
+                   + MORE_5_1 + MORE_5_2 + MORE_5_3 + MORE_5_4 + MORE_5_5 + MORE_5_7,
                    TESTS.__getitem__)
 
 
