@@ -1,4 +1,5 @@
-"""The ``course`` command line: build, check, grade, collect, report, slides, demo, solve, validate."""
+"""The ``course`` command line: build, check, grade, collect, report, similarity, export, slides, demo, solve,
+validate."""
 from __future__ import annotations
 
 import argparse
@@ -70,7 +71,33 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="the class report: score distributions, frequent failures, timing, limits")
     p.add_argument("--results", help="stored results of `course grade` (default: autograder/results)")
     p.add_argument("--out", help="the HTML report (default: autograder/report/report.html; JSON beside it)")
+    p.add_argument("--submissions", metavar="DIR",
+                   help="the graded submissions: adds the integrity section (similar code, identical artefacts)")
     p.set_defaults(func="report")
+
+    p = sub.add_parser("similarity", help="the integrity report: similar code between students (less the released "
+                                          "notebook and common passages) and identical artefacts, per lab")
+    p.add_argument("folder", help="the submissions, as `course grade` reads them (<student>/<lab>/)")
+    p.add_argument("--lab", action="append", help="only this lab (repeatable; default: every lab)")
+    p.add_argument("--threshold", type=float,
+                   help="similarity at which a pair is flagged, 0-1 (default 0.7)")
+    p.add_argument("--out", help="the HTML page (default: autograder/report/integrity.html; JSON beside it)")
+    p.set_defaults(func="similarity")
+
+    p = sub.add_parser("export", help="grades back into the LMS: fill a Canvas gradebook CSV or a Moodle grading "
+                                      "worksheet, or write a plain table (one row per student, one column per lab)")
+    p.add_argument("--results", help="stored results of `course grade` (default: autograder/results)")
+    p.add_argument("--canvas", metavar="CSV", help="the gradebook CSV downloaded from Canvas: a filled copy is written")
+    p.add_argument("--moodle", metavar="CSV", help="a Moodle assignment's grading worksheet: a filled copy is written")
+    p.add_argument("--lab", help="with --moodle: the lab of that assignment")
+    p.add_argument("--column", action="append", default=[], metavar="LAB=TITLE",
+                   help="with --canvas: the gradebook column of a lab, when its title does not name the lab")
+    p.add_argument("--collected", help="the folder `course collect --out` wrote: its report links students to "
+                                       "their LMS ids (the most reliable match)")
+    p.add_argument("--zeros", action="store_true", help="write 0 for a missing submission (default: leave it blank)")
+    p.add_argument("--out", help="where to write (default: the export/ folder beside the results: "
+                                 "<LMS file>-filled.csv, or grades_plain.csv)")
+    p.set_defaults(func="export")
 
     p = sub.add_parser("slides", help="run lectures and render each into one self-contained HTML deck (offline)")
     p.add_argument("lectures", nargs="+", metavar="name",

@@ -11,19 +11,21 @@ from pathlib import Path
 import nbformat
 import nbgrader  # noqa: F401 - imported first, so that a missing instructor extra is reported as such
 
+from .check import check
 from .checkout import PipelineError, find_root
 from .grader.batch import grade_folder
 from .grader.class_report import cli_report, write_class_report
 from .grader.collect import cli_collect
+from .grader.export import cli_export, collect_grades, plain_table
+from .grader.integrity import class_integrity, cli_similarity
 from .grader.sandbox import UNSAFE_ENV, UNSAFE_OPTION, SandboxRefused, check_here
-from .grader.store import load_results
+from .grader.store import atomic_write, load_results
 from .notebooks import NotebookError, execute_notebook, load_notebook, scratch_copy
-from .check import check
 from .pipeline import build, split_names
 from .slides import SlidesError, cli_slides
 
 __all__ = ["ERRORS", "own_code_sandbox", "cmd_build", "cmd_check", "cmd_grade", "cmd_collect", "cmd_report",
-           "cmd_slides", "cmd_demo", "cmd_solve"]
+           "cmd_similarity", "cmd_export", "cmd_slides", "cmd_demo", "cmd_solve"]
 
 #: What an instructor command reports as one line and exit status 2, not as a traceback.
 ERRORS = (PipelineError, NotebookError, SlidesError, SandboxRefused)
@@ -84,6 +86,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     return cli_report(args)
 
 
+def cmd_similarity(args: argparse.Namespace) -> int:
+    """The integrity report: similar code between students and identical artefacts, per lab."""
+    return cli_similarity(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Grades back into the LMS: a filled Canvas gradebook or Moodle worksheet, or a plain table."""
+    return cli_export(args)
+
+
 def cmd_slides(args: argparse.Namespace) -> int:
     """Render lectures into self-contained HTML decks (run in full mode unless --fast, or from saved outputs)."""
     return cli_slides(args)
@@ -105,9 +117,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     grade_folder(root, root / "autograder" / "samples", force=True, results_dir=demo / "results",
                  feedback_dir=demo / "feedback_html", workers=args.workers, unsafe=unsafe)
     results, problems = load_results(demo / "results")
-    html, _ = write_class_report(results, demo / "report" / "report.html", problems=problems)
+    integrity = class_integrity(root, root / "autograder" / "samples")
+    html, _ = write_class_report(results, demo / "report" / "report.html", problems=problems, integrity=integrity)
     print(f"class report of the samples: {html} (and {html.with_suffix('.json').name} beside it); "
           f"feedback pages in {demo / 'feedback_html'}")
+    print(f"integrity (in the class report): {integrity['flagged']} pair(s) of samples flagged as similar, "
+          f"{integrity['artefacts']} identical artefact(s), {integrity['seconds']:.1f} s")
+    plain = atomic_write(demo / "export" / "grades_plain.csv", plain_table(collect_grades(results)))
+    print(f"plain export (one row per student, one column per lab): {plain}")
     print(f"\ndemo took {time.perf_counter() - t0:.0f} s")
     if not report.ok:
         print("check found problems:\n  - " + "\n  - ".join(report.problems))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -87,6 +88,17 @@ def test_samples_grade_full_partial_zero_and_a_broken_one_is_a_row(readme_demo, 
                                      "5_3_below_2_0", "5_8_at_least_75")] == ["0", "2", "0", "1", "1", "0", "0", "0", "0"]
         assert float(partial["total"]) == 14 and float(rows["correct", "lab5_cnn_resnet"]["total"]) == 28
     assert re.search(r"correct\s+lab3_mlp_mnist\s.*14/14", readme_demo.output)  # the printed table
+    # The demo ends with the class report's integrity section (the samples are written by different hands: no
+    # pair flagged) and a plain export whose totals are the grades'.
+    assert re.search(r"integrity \(in the class report\): 0 pair\(s\) of samples flagged", readme_demo.output)
+    demo = course / "autograder" / ".demo"
+    report = json.loads((demo / "report" / "report.json").read_text())
+    assert [lab["lab"] for lab in report["integrity"]["labs"]] == labs and report["integrity"]["flagged"] == 0
+    assert 'id="integrity"' in (demo / "report" / "report.html").read_text()
+    plain = list(csv.reader((demo / "export" / "grades_plain.csv").open()))
+    assert plain[0] == ["student", *labs, "total"] and plain[1][0] == "(maximum)"
+    for row in plain[2:]:
+        assert [float(x) for x in row[1:-1]] == [float(rows[row[0], lab]["total"]) for lab in labs], row
     # Grading leaves the course's tracked files as they were.
     assert readme_demo.status == ""
 

@@ -1,8 +1,9 @@
 """The README's whole run, through the command line, on real labs: an LMS export → `course collect` →
-`course grade --workers 2` → grades.csv, feedback pages, `course report`.
+`course grade --workers 2` → grades.csv, feedback pages, `course report` → `course export` into Canvas.
 
 The export is a Canvas-style zip of flat files made from Lab 2's three samples (a re-submission and a stray file
-among them); grading uses the sandboxed engine and the real judges.
+among them); grading uses the sandboxed engine and the real judges; `course export` fills a Canvas gradebook with
+every total, matched on the user ids the file names carried.
 """
 from __future__ import annotations
 
@@ -60,3 +61,18 @@ def test_collect_grade_report_from_an_lms_export(course_copy, tmp_path, monkeypa
     task = next(t for t in lab["tasks"] if t["grade_id"] == "2_3")
     assert task["zero"] > 0 and task["failures"] and task["failures"][0]["count"] >= 1
     assert (work / "autograder" / "report" / "report.html").stat().st_size > 10_000
+
+    # Back into Canvas: its gradebook, matched on the user ids the export's file names carried; a student who
+    # handed nothing in stays blank.
+    gradebook = tmp_path / "gradebook.csv"
+    gradebook.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Lab 2: Backpropagation (4402),Final Score\n"
+                         "    Points Possible,,,,,17,(read only)\n"
+                         '"Rect, Cor",100,,c1,A,,\n"Tial, Par",101,,p1,A,,\n"Touched, Un",102,,u1,B,,\n'
+                         '"Late, Nobody",103,,n1,B,,\n')
+    filled = tmp_path / "filled.csv"
+    assert cli.main(["--root", str(work), "export", "--canvas", str(gradebook), "--collected",
+                     str(tmp_path / "incoming"), "--out", str(filled)]) == 0
+    with filled.open(encoding="utf-8") as fh:
+        canvas = {r["ID"]: r["Lab 2: Backpropagation (4402)"] for r in csv.DictReader(fh)}
+    total = {who: f'{float(rows[who]["total"]):g}' for who in rows}
+    assert canvas == {"": "17", "100": total["correct"], "101": total["partial"], "102": "0", "103": ""}, canvas

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...checkout import find_root
+from ..integrity import class_integrity
 from ..results import SubmissionResult
 from ..store import atomic_write, load_results
 from .html import class_report_html
@@ -40,11 +41,13 @@ __all__ = ["LIMITS", "TOP_FAILURES", "SLOWEST", "message_pattern", "limits_hit",
 
 
 def write_class_report(results: Sequence[SubmissionResult], out_html: Path, *,
-                       problems: Sequence[str] = ()) -> tuple[Path, Path]:
-    """Write the report page and ``<stem>.json`` (the summary and when it was made) atomically; both paths."""
+                       problems: Sequence[str] = (), integrity: dict | None = None) -> tuple[Path, Path]:
+    """Write the report page and ``<stem>.json`` (the summary and when it was made) atomically; both paths.
+
+    ``integrity`` (from :func:`~course.grader.integrity.class_integrity`) adds its section to both."""
     out_html = Path(out_html)
     generated = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    summary = class_summary(results, problems=problems)
+    summary = class_summary(results, problems=problems) | ({"integrity": integrity} if integrity else {})
     json_path = atomic_write(out_html.with_suffix(".json"),
                              json.dumps(summary | {"generated": generated}, ensure_ascii=False, indent=1) + "\n")
     return atomic_write(out_html, class_report_html(summary, generated=generated)), json_path
@@ -83,7 +86,13 @@ def cli_report(args: argparse.Namespace) -> int:
         print(f"course report: no stored results in {results_dir}"
               + (f" ({len(problems)} unreadable file(s))" if problems else ""), file=sys.stderr)
         return 2
-    html_path, json_path = write_class_report(results, out, problems=problems)
+    integrity = None
+    if getattr(args, "submissions", None):
+        integrity = class_integrity(root(), Path(args.submissions).expanduser().resolve(),
+                                    sorted({r.lab for r in results}))
+    html_path, json_path = write_class_report(results, out, problems=problems, integrity=integrity)
     labs = len({r.lab for r in results})
-    print(f"report: {len(results)} submission(s) of {labs} lab(s)\n  HTML: {html_path}\n  JSON: {json_path}")
+    print(f"report: {len(results)} submission(s) of {labs} lab(s)"
+          + (f"; integrity: {integrity['flagged']} pair(s) flagged, {integrity['artefacts']} identical "
+             "artefact(s)" if integrity else "") + f"\n  HTML: {html_path}\n  JSON: {json_path}")
     return 0

@@ -9,6 +9,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from ..integrity.html import INTEGRITY_CSS, integrity_html
 from .plots import task_grid, time_plot, total_plot
 
 __all__ = ["class_report_html"]
@@ -129,7 +130,8 @@ def class_report_html(summary: dict[str, Any], *, generated: str = "") -> str:
             f'<p class="muted">Generated {_e(generated)} from the stored grading results.</p>' if generated else "",
             '<div class="cards">' + "".join(f'<div class="card {c}"><b>{v}</b>{_e(k)}</div>' for k, v, c in cards)
             + "</div>",
-            "<nav>" + "".join(f'<a href="#lab-{i}">{_e(lab["lab"])}</a>' for i, lab in enumerate(labs)) + "</nav>"]
+            "<nav>" + "".join(f'<a href="#lab-{i}">{_e(lab["lab"])}</a>' for i, lab in enumerate(labs))
+            + ('<a href="#integrity">integrity</a>' if summary.get("integrity") else "") + "</nav>"]
     unsafe = summary.get("unsafe") or []
     if unsafe:
         head.append(f'<div class="unsafe"><h3>{len(unsafe)} submission(s) graded without the sandbox</h3>'
@@ -139,6 +141,9 @@ def class_report_html(summary: dict[str, Any], *, generated: str = "") -> str:
         head.append("<h3>Stored results that could not be read (left out)</h3><ul>"
                     + "".join(f'<li class="msg">{_e(p)}</li>' for p in summary["unreadable"]) + "</ul>")
     body = "".join(head) + "</header>" + "".join(_lab_section(i, lab) for i, lab in enumerate(labs))
+    if summary.get("integrity"):
+        body += integrity_html(summary["integrity"])
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>Class report</title><style>{_CSS}</style></head><body><main>{body}</main></body></html>\n")
+            f"<title>Class report</title><style>{_CSS}{INTEGRITY_CSS}</style></head><body><main>{body}</main>"
+            "</body></html>\n")
