@@ -20,7 +20,6 @@ import argparse
 import difflib
 import importlib
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "judges"), str(ROOT / "tests" / "grader")]
 
-from disguise import disguise  # noqa: E402
+from disguise import disguised_class  # noqa: E402
 
 from course.grader.integrity import THRESHOLD, class_integrity  # noqa: E402
 from course.grader.integrity.fingerprint import Code, kgram_hashes, tokens  # noqa: E402
@@ -100,15 +99,8 @@ def independent_answers(threshold: float) -> None:
 def planted_copies(threshold: float) -> None:
     print("2. planted copies (renamed, functions reversed, comments rewritten) among the samples")
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        for who in ("correct", "partial", "untouched"):
-            shutil.copytree(SAMPLES / who, out / who)
-        for lab in LABS:
-            released = nbformat.read(ROOT / "notebooks" / lab / f"{lab}.ipynb", as_version=4)
-            for who, copier in (("correct", "copy-of-correct"), ("partial", "copy-of-partial")):
-                nb = nbformat.read(SAMPLES / who / lab / f"{lab}.ipynb", as_version=4)
-                (out / copier / lab).mkdir(parents=True)
-                nbformat.write(disguise(nb, released), out / copier / lab / f"{lab}.ipynb")
+        out = disguised_class(ROOT, Path(tmp) / "class",
+                              {"correct": "copy-of-correct", "partial": "copy-of-partial"})
         summary = class_integrity(ROOT, out, threshold=threshold)
     for lab in summary["labs"]:
         ranked = [(p["a"], p["b"], p["score"], p["flagged"]) for p in lab["pairs"]]

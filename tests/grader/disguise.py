@@ -6,10 +6,12 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import shutil
+from pathlib import Path
 
 import nbformat
 
-__all__ = ["disguise", "released_names"]
+__all__ = ["disguise", "released_names", "disguised_class"]
 
 
 def released_names(released: nbformat.NotebookNode) -> set[str]:
@@ -69,4 +71,19 @@ def disguise(nb: nbformat.NotebookNode, released: nbformat.NotebookNode) -> nbfo
         rest = [s for s in tree.body if not isinstance(s, (ast.FunctionDef, ast.ClassDef))]
         tree.body = [*reversed(defs), *rest]
         cell.source = "# worked this out myself, step by step\n" + ast.unparse(ast.fix_missing_locations(tree))
+    return out
+
+
+def disguised_class(root: Path, out: Path, copiers: dict[str, str]) -> Path:
+    """``out/<student>/<lab>/``: the samples (correct, partial, untouched) and, for each ``{sample: copier}``, a
+    disguised copy of that sample's every lab handed in by ``copier``."""
+    samples = root / "autograder" / "samples" / "submitted"
+    for who in ("correct", "partial", "untouched"):
+        shutil.copytree(samples / who, out / who)
+    for lab in sorted(p.name for p in (samples / "correct").iterdir()):
+        released = nbformat.read(root / "notebooks" / lab / f"{lab}.ipynb", as_version=4)
+        for who, copier in copiers.items():
+            nb = nbformat.read(samples / who / lab / f"{lab}.ipynb", as_version=4)
+            (out / copier / lab).mkdir(parents=True)
+            nbformat.write(disguise(nb, released), out / copier / lab / f"{lab}.ipynb")
     return out

@@ -9,12 +9,11 @@ import re
 import shutil
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 import torch
 from ci_support import chromium
-from disguise import disguise
+from disguise import disguised_class
 
 from course.cli import main
 from course.grader.class_report import write_class_report
@@ -139,16 +138,7 @@ def test_released_code_and_passages_many_students_share_do_not_count() -> None:
 
 def _class(tmp_path: Path) -> Path:
     """The samples, plus disguised copies of the correct one (mallory) and of the partial one (eve)."""
-    out = tmp_path / "class"
-    for who in ("correct", "partial", "untouched"):
-        shutil.copytree(SAMPLES / who, out / who)
-    for lab in LABS:
-        released = nbformat.read(ROOT / "notebooks" / lab / f"{lab}.ipynb", as_version=4)
-        for who, copier in (("correct", "mallory"), ("partial", "eve")):
-            nb = nbformat.read(SAMPLES / who / lab / f"{lab}.ipynb", as_version=4)
-            (out / copier / lab).mkdir(parents=True)
-            nbformat.write(disguise(nb, released), out / copier / lab / f"{lab}.ipynb")
-    return out
+    return disguised_class(ROOT, tmp_path / "class", {"correct": "mallory", "partial": "eve"})
 
 
 def test_planted_copies_rank_first_in_every_lab_and_independent_samples_are_not_flagged(tmp_path: Path) -> None:
@@ -167,7 +157,7 @@ def test_identical_checkpoints_and_weights_to_rounding(tmp_path: Path) -> None:
     net = torch.nn.Sequential(torch.nn.Linear(20, 30), torch.nn.ReLU(), torch.nn.Linear(30, 5))
     ref = torch.nn.Sequential(torch.nn.Linear(20, 30), torch.nn.ReLU(), torch.nn.Linear(30, 5))
     paths = {}
-    for who in ("alice", "bob", "carol", "dan", "erin", "frank"):
+    for who in ("alice", "bob", "carol", "gina", "dan", "erin", "frank"):
         (tmp_path / who).mkdir()
         paths[who] = tmp_path / who / "best.pt"
     torch.save(net.state_dict(), paths["alice"])
@@ -175,6 +165,7 @@ def test_identical_checkpoints_and_weights_to_rounding(tmp_path: Path) -> None:
     with torch.no_grad():                                                       # re-saved, rounded
         torch.save({k: v + 1e-6 * torch.randn_like(v) for k, v in net.state_dict().items()}, paths["carol"])
         torch.save({k: torch.randn_like(v) for k, v in net.state_dict().items()}, paths["dan"])
+    shutil.copy(paths["carol"], paths["gina"])          # a second group of the same bytes: still compared with the first
     torch.save(ref.state_dict(), paths["erin"])                                 # two with the reference's
     torch.save(ref.state_dict(), tmp_path / "ref.pt")
     torch.save({k: v.clone() for k, v in ref.state_dict().items()}, paths["frank"])
@@ -184,7 +175,7 @@ def test_identical_checkpoints_and_weights_to_rounding(tmp_path: Path) -> None:
     assert checkpoint_weights(tmp_path / "mallory" / "best.pt") is None
     matches, notes = checkpoint_matches(files, {"best.pt": tmp_path / "ref.pt"})
     found = {(m.kind, m.students) for m in matches}
-    assert ("checkpoint bytes", ("alice", "bob")) in found
+    assert ("checkpoint bytes", ("alice", "bob")) in found and ("checkpoint bytes", ("carol", "gina")) in found
     assert ("checkpoint weights", ("alice", "carol")) in found and ("checkpoint weights", ("bob", "carol")) in found
     assert not any("dan" in m.students for m in matches)
     assert not any("erin" in m.students and m.kind == "checkpoint weights" for m in matches)

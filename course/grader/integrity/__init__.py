@@ -57,6 +57,7 @@ def _lab_integrity(root: Path, lab: str, subs: Sequence[Any], threshold: float) 
         raise PipelineError(f"{root / 'notebooks' / lab}: the released notebook of {lab} cannot be read "
                             "(run `course build`)")
     released_cells = [source for _, source in _code_cells(released_nb)]
+    as_released = set(released_cells)
     released = set(kgram_hashes(tokens(Code.of_cells(enumerate(released_cells)).text)))
     released_outputs = {" ".join(t.split()) for _, t in _outputs(released_nb)}
     answers, outputs, files, unread = [], {}, {}, []
@@ -66,7 +67,7 @@ def _lab_integrity(root: Path, lab: str, subs: Sequence[Any], threshold: float) 
         if loaded.nb is None:
             unread.append({"student": student, "why": loaded.reason})
             continue
-        answers.append(answer(student, Code.of_cells(_code_cells(loaded.nb, set(released_cells))), released))
+        answers.append(answer(student, Code.of_cells(_code_cells(loaded.nb, as_released)), released))
         outputs[student] = _outputs(loaded.nb)
         files[student] = {name: sub.path / name for name in lab_info(lab).checkpoints if (sub.path / name).is_file()}
     pairs = similar_pairs(answers, threshold=threshold)

@@ -81,18 +81,18 @@ def checkpoint_matches(files: Mapping[str, Mapping[str, Path]],
     names = sorted({n for per in files.values() for n in per})
     for name in names:
         holders = {s: per[name] for s, per in files.items() if name in per}
+        digest_of: dict[str, str] = {}
         by_digest: dict[str, list[str]] = defaultdict(list)
         for student, path in holders.items():
             try:
-                by_digest[hashlib.sha256(path.read_bytes()).hexdigest()].append(student)
+                digest_of[student] = hashlib.sha256(path.read_bytes()).hexdigest()
             except OSError:
                 continue
+            by_digest[digest_of[student]].append(student)
         ref = references.get(name)
         ref_weights = checkpoint_weights(ref) if ref else None
-        same_bytes = set()
         for digest, students in by_digest.items():
             if len(students) > 1:
-                same_bytes.update(students)
                 matches.append(ArtefactMatch("checkpoint bytes", name, tuple(sorted(students)),
                                              f"identical files (sha256 {digest[:12]}…)"))
         weights = {s: w for s, p in holders.items() if (w := checkpoint_weights(p)) is not None}
@@ -109,8 +109,8 @@ def checkpoint_matches(files: Mapping[str, Mapping[str, Path]],
                       for s in students}
             for x, s in enumerate(students):
                 for t in students[x + 1:]:
-                    if {s, t} <= same_bytes:
-                        continue
+                    if s in digest_of and digest_of[s] == digest_of.get(t):
+                        continue           # already listed as the same bytes
                     gap = np.linalg.norm(sketch[s] - sketch[t])
                     if gap > 0.05 * max(np.linalg.norm(sketch[s]), 1e-12):
                         continue
