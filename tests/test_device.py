@@ -168,3 +168,15 @@ def test_autocast_picks_bfloat16_where_the_hardware_runs_it(monkeypatch) -> None
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert dev.autocast_dtype("cuda") is None
     assert dev.autocast_dtype("mps") is None
+
+
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [(False, False, False), (True, False, True), (False, True, True)])
+def test_cpu_bfloat16_only_where_it_runs_natively(monkeypatch, avx512_bf16, amx, expected) -> None:
+    # AVX-512 without BF16 or AMX emulates bfloat16 (half float32's speed), though mkldnn calls it supported.
+    import course.device as dev
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    assert dev._cpu_bf16() is expected
+    assert dev.autocast_dtype("cpu") is (torch.bfloat16 if expected else None)

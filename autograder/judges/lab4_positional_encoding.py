@@ -1134,7 +1134,11 @@ def generalisation(ctx: Context) -> None:
         if not ctx.failed("4_2_psnr", "4_5_split") and abs(recorded - held_p) > 0.05:
             raise Fail(f"4.5: generalised[{name!r}] records a held-out PSNR of {recorded:.2f} dB, but its model "
                        f"reaches {held_p:.2f} dB on the odd rows and odd columns")
-        if name != "raw (x, y)" and not _upstream(ctx) and held_p > train_p - 1:
+        # Shown the held-out pixels: better on them than on its own training grid, or, for a model that fits its
+        # training grid (25 dB or more), within 1 dB of it. A model stopped early (its steps chosen on validation)
+        # fits neither grid closely and lands just below its training PSNR: no evidence either way.
+        shown = held_p > train_p or (train_p >= 25 and held_p > train_p - 1)
+        if name != "raw (x, y)" and not _upstream(ctx) and shown:
             raise Fail(f"4.5: {name} reaches {held_p:.1f} dB on the held-out grid and {train_p:.1f} dB on the "
                        "training grid: it fits pixels it should never have seen — train on train_idx only")
     ctx.notes.append("4.5: held-out PSNR " + ", ".join(f"{n} {v[1]:.1f} dB" for n, v in measured.items()))
