@@ -441,6 +441,35 @@ def test_cifar_stale_cache_is_rebuilt(cifar_tar: Path, monkeypatch: pytest.Monke
     assert torch.load(cifar_tar / "cifar10-uint8.pt", weights_only=True)["version"] == cifar10_module._CACHE_VERSION
 
 
+def test_cifar_cache_follows_the_archive_bytes_not_its_path(cifar_tar: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy of the archive elsewhere reuses the cache; an archive of the same size but other bytes is decoded."""
+    first = cifar10_splits(cifar_tar, n_val=6, download=False)           # decodes, caches beside the archive
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (cifar_tar / "cifar10-jpeg.tar.gz").rename(moved / "cifar10-jpeg.tar.gz")
+    (cifar_tar / "cifar10-uint8.pt").rename(moved / "cifar10-uint8.pt")
+    with monkeypatch.context() as m:
+        _forbid_decoding(m)
+        again = cifar10_splits(moved, n_val=6, download=False)
+    assert torch.equal(again.train_x, first.train_x)
+
+    archive = moved / "cifar10-jpeg.tar.gz"
+    data = bytearray(archive.read_bytes())
+    data[4] ^= 0xFF                       # the gzip header's timestamp: same size and images, other bytes
+    archive.write_bytes(bytes(data))
+    calls = Counter[str]()
+    decode = cifar10_module._decode_image
+
+    def counting(data: bytes, where: str) -> object:
+        calls["decoded"] += 1
+        return decode(data, where)
+
+    monkeypatch.setattr(cifar10_module, "_decode_image", counting)
+    third = cifar10_splits(moved, n_val=6, download=False)   # another archive: decoded, not served from the cache
+    assert calls["decoded"] == 50 and torch.equal(third.train_x, first.train_x)
+
+
 def test_cifar_rejects_unknown_class_folder(tmp_path: Path) -> None:
     _make_tree(tmp_path / "cifar10-jpeg", n_train=1, n_test=1)
     (tmp_path / "cifar10-jpeg" / "train" / "zebra").mkdir()
@@ -708,13 +737,8 @@ def test_read_only_cache_folders_are_searched_and_never_written(tmp_path: Path, 
     ro_cache.chmod(0o555)
     root = tmp_path / "ro-root"                                          # the data as the sandbox sees it: read-only
     root.mkdir()
+    # The same archive under another path (as the sandbox mounts it): the cache names it by content, so it holds.
     (cifar_tar / "cifar10-jpeg.tar.gz").rename(root / "cifar10-jpeg.tar.gz")
-    # The cache names the archive it was decoded from; this copy moved, so point the source id at the new place.
-    blob = torch.load(ro_cache / "cifar10-uint8.pt", weights_only=False)
-    ro_cache.chmod(0o755)
-    blob["source"] = cifar10_module._source_id("tar", root / "cifar10-jpeg.tar.gz")
-    torch.save(blob, ro_cache / "cifar10-uint8.pt")
-    ro_cache.chmod(0o555)
     root.chmod(0o555)
     try:
         monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "empty-cache"))
