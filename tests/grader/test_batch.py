@@ -322,3 +322,17 @@ def test_the_grader_key_covers_everything_that_decides_a_grade(course_root, tmp_
         else:
             path.write_bytes(before)
         assert key() == first
+
+
+def test_submissions_with_weights_beside_them_are_graded_first(course_root, tmp_path, calls) -> None:
+    """Longest first (re-measuring saved weights is the slow part), so no long submission starts last."""
+    folder = tmp_path / "incoming"
+    for student in ("ann", "bob", "cyd", "dee"):
+        write_submission(folder, student, student_notebook())
+    (folder / "cyd" / LAB / "weights.pt").write_bytes(b"\0" * 300_000)
+    (folder / "bob" / LAB / "weights.pt").write_bytes(b"\0" * 100_000)
+    (folder / "dee" / LAB / "big.pt").symlink_to(folder / "cyd" / LAB / "weights.pt")   # a link counts nothing
+    results = _grade(course_root, folder, tmp_path)
+    assert calls() == [f"cyd/{LAB}", f"bob/{LAB}", f"ann/{LAB}", f"dee/{LAB}"]
+    assert [r.student for r in results] == ["ann", "bob", "cyd", "dee"]        # rows still in the folder's order
+    assert all(r.total == FULL for r in results)
