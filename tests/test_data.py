@@ -388,6 +388,19 @@ def _forbid_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cifar10_module, "_decode_image", fail)
 
 
+def _count_decoding(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Images decoded from now on, as ``calls["decoded"]``."""
+    calls = Counter[str]()
+    decode = cifar10_module._decode_image
+
+    def counting(data: bytes, where: str) -> object:
+        calls["decoded"] += 1
+        return decode(data, where)
+
+    monkeypatch.setattr(cifar10_module, "_decode_image", counting)
+    return calls
+
+
 def test_cifar_tar_decodes_once_then_uses_cache(cifar_tar: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = cifar10_splits(cifar_tar, n_val=6, download=False)
     _check_toy_cifar(first)
@@ -428,14 +441,7 @@ def test_cifar_read_only_root_caches_in_course_cache(
 
 def test_cifar_stale_cache_is_rebuilt(cifar_tar: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     torch.save({"version": -1}, cifar_tar / "cifar10-uint8.pt")
-    calls = Counter[str]()
-    decode = cifar10_module._decode_image
-
-    def counting(data: bytes, where: str) -> object:
-        calls["decoded"] += 1
-        return decode(data, where)
-
-    monkeypatch.setattr(cifar10_module, "_decode_image", counting)
+    calls = _count_decoding(monkeypatch)
     _check_toy_cifar(cifar10_splits(cifar_tar, n_val=6, download=False))
     assert calls["decoded"] == 50
     assert torch.load(cifar_tar / "cifar10-uint8.pt", weights_only=True)["version"] == cifar10_module._CACHE_VERSION
@@ -458,14 +464,7 @@ def test_cifar_cache_follows_the_archive_bytes_not_its_path(cifar_tar: Path, tmp
     data = bytearray(archive.read_bytes())
     data[4] ^= 0xFF                       # the gzip header's timestamp: same size and images, other bytes
     archive.write_bytes(bytes(data))
-    calls = Counter[str]()
-    decode = cifar10_module._decode_image
-
-    def counting(data: bytes, where: str) -> object:
-        calls["decoded"] += 1
-        return decode(data, where)
-
-    monkeypatch.setattr(cifar10_module, "_decode_image", counting)
+    calls = _count_decoding(monkeypatch)
     third = cifar10_splits(moved, n_val=6, download=False)   # another archive: decoded, not served from the cache
     assert calls["decoded"] == 50 and torch.equal(third.train_x, first.train_x)
 
