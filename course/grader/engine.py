@@ -104,7 +104,9 @@ def grade_submission(root: Path, lab: str, folder: Path, *, student: str = "", t
         shared = Context(kernel=None, ref=ref, lab=lab, fast=True, submission=pristine,
                          reference_values=_reference_values(root, lab), cells=answer_sources(nb, released),
                          fresh_kernel=FreshKernels(session, pristine, fresh_factory, cell_timeout, deadline))
-        if _checkpoints(lab):
+        if any(pristine.iterdir()):
+            # Only weights handed in are re-measured: without them no judge asks for a fresh kernel, and warming
+            # one anyway would spend a core that another grader working beside this one could use.
             shared.fresh_kernel.prewarm()  # type: ignore[union-attr]
         try:
             session.run(deadline)
