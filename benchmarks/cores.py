@@ -4,7 +4,7 @@ Each grading process works on one thread (its sandboxed runners and its own torc
 two such jobs as fast as each runs alone. Here the same job runs alone, then as two copies side by side (started
 together), and the script prints the throughput of the pair over that of one job:
 
-- ``convolution``: training steps of a small CIFAR-10 ResNet (the kind of work Labs 1 and 5 grade), one thread;
+- ``convolution``: training steps of Lab 5's CIFAR-10 ResNet, built by the solution notebook's own cells;
 - ``interpreter``: a pure-Python loop (the judges' and the runners' own bookkeeping);
 - ``memory``: CIFAR-10-sized uint8 images turned into floats in fresh memory, again and again (loading data sets).
 
@@ -24,30 +24,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))   # lab5_cifar: the solution notebook's cells
 
 
 def _convolution() -> None:
     import torch
     import torch.nn.functional as F
-    from torch import nn
+    from lab5_cifar import SOLUTION, recipe_cells
 
-    from course import ResNet
-
-    class Block(nn.Module):
-        def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
-            super().__init__()
-            self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.b1 = nn.BatchNorm2d(cout)
-            self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.b2 = nn.BatchNorm2d(cout)
-            self.skip = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                         if stride != 1 or cin != cout else nn.Identity())
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return F.relu(self.b2(self.c2(F.relu(self.b1(self.c1(x))))) + self.skip(x))
-
+    # Lab 5's own network (the solution notebook's residual block in the course's skeleton), not a copy of it.
+    cells = recipe_cells(SOLUTION)
+    namespace: dict = {"__name__": "__lab5__"}
+    for name in ("setup", "residual block", "the network"):
+        exec(cells[name], namespace)  # noqa: S102 - the solution notebook's own cells
     torch.manual_seed(0)
-    model = ResNet(block=Block, layers=[1, 1, 1, 1], widths=[16, 32, 96, 192]).to(memory_format=torch.channels_last)
+    model = namespace["build_cifar_model"]().to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     x = torch.rand(128, 3, 32, 32).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (128,))
