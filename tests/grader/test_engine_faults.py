@@ -1,8 +1,9 @@
 """Faults and cheats in realistic Lab 3 submissions: each gets what its honest content deserves, nothing outlives it.
 
 Each fixture is the sample *correct* (or *untouched*) submission with faults inserted as extra cells, graded by
-the engine as `course grade` grades it, in the sandbox. ``test_sandbox.py`` runs this whole file again as an ordinary
-user, from that user's own checkout and venv (``test_the_fault_fixtures_hold_as_an_ordinary_user``).
+the engine as `course grade` grades it, in the sandbox. ``test_sandbox.py`` runs the fixtures that rest on the
+sandbox again as an ordinary user, from that user's own checkout and venv (``SANDBOX_FAULTS``,
+``test_the_fault_fixtures_hold_as_an_ordinary_user``).
 """
 from __future__ import annotations
 
@@ -65,8 +66,10 @@ KILLERS = {
     "SIGKILL": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
     "segfault": "import ctypes\nctypes.string_at(0)",
     "infinite loop": "while True:\n    pass",
-    "ignores SIGINT": "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-                      "while True:\n    pass",
+    # Asleep rather than spinning: the infinite loop above already holds a core for its 40 s, and this one tests that
+    # a cell deaf to SIGINT and SIGTERM is killed, which does not need a second core busy (CI runs beside it).
+    "ignores SIGINT": "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                      "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.05)",
     "print flood": "import sys\nline = 'x' * 999 + '\\n'\nfor _ in range(50_000):\n    sys.stdout.write(line)",
     "background process": "import subprocess\nsubprocess.Popen(['sleep', '4242.5'], start_new_session=True)",
     "forked child": "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(4243.5)\n    os._exit(0)",
