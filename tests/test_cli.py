@@ -119,12 +119,10 @@ def test_paths_given_relative_are_made_absolute(tmp_path, monkeypatch) -> None:
 @pytest.mark.slow
 def test_a_relative_course_data_reaches_the_kernels(readme_demo) -> None:
     """The README's form, COURSE_DATA relative to where `course` is started, reaches the kernels, which run in temp
-    folders: read from the README's demo (run once for the session in a newcomer's clone), whose check runs every
-    solution with the data (nbclient's kernels) and grades it in the sandbox (the engine's), rather than from a
-    check of its own that would run Lab 3 a third time."""
+    folders: the README's demo (run once for the session in a newcomer's clone, no COURSE_* inherited) starts
+    `course` that way, and its check runs every solution with the data (nbclient's kernels) and grades it in the
+    sandbox (the engine's). Each lab's lines are read by ``test_pipeline.py::test_check_passes_on_the_repository``."""
     assert "COURSE_DATA=../shared/data course demo" in readme_demo.block, readme_demo.block
     assert readme_demo.returncode == 0, readme_demo.output[-3000:]
-    for lab in ("lab1_linear", "lab3_mlp_mnist", "lab5_cnn_resnet"):      # the labs that read MNIST or CIFAR-10
-        assert re.search(rf"check: ok   {lab}: solution runs in fast mode, \d+ graded tests pass", readme_demo.output)
-        assert re.search(rf"check: ok   {lab}: the judges give the solution full marks", readme_demo.output)
+    assert re.search(r"check: \d+ ok, 0 problem\(s\)", readme_demo.output), readme_demo.output[-3000:]
     assert "DataNotFoundError" not in readme_demo.output
