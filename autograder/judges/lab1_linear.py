@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from course.grader.judge import Context, Fail, close, judge
-from course.grader.kernel import RemoteError
+from course.grader.kernel import Kernel, Remote, RemoteError
 from course.grader.toolkit import (
     call,
     call_forbidding,
@@ -732,39 +732,24 @@ def _reports_the_best_epoch(ctx: Context, val_feats, val_y: torch.Tensor) -> Non
 
 # --------------------------------------------------------------------------- 1.5 tiers, from the saved weights
 
-def _linearity(ctx: Context) -> None:
-    """The saved model must be a linear classifier: scores(a·x1 + (1−a)·x2) = a·scores(x1) + (1−a)·scores(x2)."""
-    key = ("linear", "lab1_best.pt")
-    if not (ctx.submission / "lab1_best.pt").is_file() or ctx.fresh_kernel is None:
-        return    # checkpoint_error says what is missing
-    if key in ctx.cache:
-        if ctx.cache[key]:
-            raise Fail(ctx.cache[key])
-        return
+def _linear(ctx: Context, k: Kernel, model: Remote) -> None:
+    """The saved model must be a linear classifier: scores(a·x1 + (1−a)·x2) = a·scores(x1) + (1−a)·scores(x2).
+    Probed on the loaded checkpoint, in the kernel that then measures its test error."""
     g = torch.Generator().manual_seed(15)
     x1, x2 = torch.rand(4, 3, 32, 32, generator=g), torch.rand(4, 3, 32, 32, generator=g)
-    k = ctx.fresh_kernel("build_best_model")
     try:
-        model = k.module("course").load_model(k.ns.build_best_model, "lab1_best.pt")
-        model.eval()
         s1, s2, s3 = (k.fetch(model(k.value(x))) for x in (x1, x2, 0.3 * x1 + 0.7 * x2))
     except RemoteError:
-        ctx.cache[key] = ""
-        return    # checkpoint_error reports why the model does not load
-    finally:
-        k.close()
-    msg = "" if close(s3, 0.3 * s1 + 0.7 * s2, rtol=1e-3, atol=1e-3) else (
-        "1.5: lab1_best.pt is not a linear classifier (its scores are not affine in the pixels) — this lab grades a "
-        "linear model: course.PixelClassifier around a linear layer 3072 → 10")
-    ctx.cache[key] = msg
-    if msg:
-        raise Fail(msg)
+        return    # the measurement reports why the model does not take images
+    if not close(s3, 0.3 * s1 + 0.7 * s2, rtol=1e-3, atol=1e-3):
+        raise Fail("1.5: lab1_best.pt is not a linear classifier (its scores are not affine in the pixels) — this lab "
+                   "grades a linear model: course.PixelClassifier around a linear layer 3072 → 10")
 
 
 def _tier(ctx: Context, bound: float) -> None:
     d = cifar10()
-    _linearity(ctx)
-    checkpoint_tier(ctx, "lab1_best.pt", "build_best_model", d.test_x, d.test_y, accuracy_at_least=bound)
+    checkpoint_tier(ctx, "lab1_best.pt", "build_best_model", d.test_x, d.test_y, accuracy_at_least=bound,
+                    check=_linear)
 
 
 judge_tiers({"1_5_at_least_36": 0.36, "1_5_at_least_38": 0.38, "1_5_at_least_39_5": 0.395}, _tier)

@@ -266,13 +266,17 @@ def find_param(params: Sequence[torch.Tensor], *shapes: tuple[int, ...]) -> torc
 
 
 def checkpoint_error(ctx: Context, filename: str, builder: str, images: torch.Tensor, labels: torch.Tensor,
-                     *, chunk: int = 2000, reduced_precision: bool = False) -> float:
+                     *, chunk: int = 2000, reduced_precision: bool = False,
+                     check: Callable[[Context, Kernel, Remote], None] | None = None) -> float:
     """Test error of the weights in ``filename``, loaded into the student's ``builder()`` and measured here.
 
     The model runs in a fresh sandbox that has no data folder, so it cannot look the labels up; the images
     are sent in an order of the judge's choosing, and the error is computed here from the logits. With
     ``reduced_precision`` it runs channels-last under ``course.autocast`` (bfloat16 where the CPU supports it),
     as the lab's notebook measures it: a ResNet on 10,000 CIFAR-10 images takes seconds instead of half a minute.
+    ``check(ctx, kernel, model)`` may first probe the loaded model (eval mode) in the same fresh kernel and raise
+    :class:`Fail`; its verdict is kept with the error, so every tier of the checkpoint says it (one kernel's start
+    per checkpoint, instead of a second kernel for the probe).
     """
     key = ("checkpoint_error", filename, builder)
     if key in ctx.cache:
@@ -281,7 +285,7 @@ def checkpoint_error(ctx: Context, filename: str, builder: str, images: torch.Te
             raise value
         return value
     try:
-        value = _measure(ctx, filename, builder, images, labels, chunk, reduced_precision)
+        value = _measure(ctx, filename, builder, images, labels, chunk, reduced_precision, check)
     except Fail as exc:
         ctx.cache[key] = exc
         raise
@@ -290,7 +294,8 @@ def checkpoint_error(ctx: Context, filename: str, builder: str, images: torch.Te
 
 
 def _measure(ctx: Context, filename: str, builder: str, images: torch.Tensor, labels: torch.Tensor,
-             chunk: int, reduced_precision: bool = False) -> float:
+             chunk: int, reduced_precision: bool = False,
+             check: Callable[[Context, Kernel, Remote], None] | None = None) -> float:
     task = ctx.task
     path = ctx.submission / filename
     if not path.is_file():
@@ -312,6 +317,8 @@ def _measure(ctx: Context, filename: str, builder: str, images: torch.Tensor, la
         except RemoteError as exc:
             raise Fail(f"{task}: {filename} could not be loaded into {builder}(): {exc}") from None
         model.eval()
+        if check is not None:
+            check(ctx, k, model)
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(20260101))
         wrong = 0
         for start in range(0, len(labels), chunk):

@@ -1,6 +1,7 @@
 """The judges' shared toolkit (``course.grader.toolkit``): what it accepts, what it refuses and how it says so."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -110,6 +111,45 @@ def test_checkpoint_tier_says_the_bound_and_fast_mode(ctx: Context, monkeypatch)
     with pytest.raises(Fail, match=r"test accuracy 95\.00%; this tier needs 96\.0% or more \(the checkpoint was "
                                    r"trained in fast mode"):
         toolkit.checkpoint_tier(ctx, "w.pt", "build", torch.zeros(1), torch.zeros(1), accuracy_at_least=0.96)
+
+
+def test_checkpoint_error_probes_the_loaded_model_in_the_kernel_that_measures_it(tmp_path) -> None:
+    import course
+
+    torch.manual_seed(0)
+    net = nn.Linear(4, 3)
+    course.save_model(net, tmp_path / "w.pt")
+    images = torch.rand(50, 4)
+    labels = torch.randint(0, 3, (50,))
+    with torch.no_grad():   # the weights as saved (float16), as the fresh kernel loads them
+        loaded = course.load_model(lambda: nn.Linear(4, 3), tmp_path / "w.pt")
+        expected = (loaded(images.mul(255).round().div(255)).argmax(1) != labels).float().mean().item()
+    started: list[Kernel] = []
+
+    def fresh_kernel(builder: str) -> Kernel:
+        k = Kernel(PlainLauncher(), tmp_path, runner_env(tmp_path, None))
+        k.run_cell(f"import torch\nfrom torch import nn\ndef {builder}():\n    return nn.Linear(4, 3)", timeout=60)
+        started.append(k)
+        return k
+
+    probed = []
+
+    def probe(c: Context, k: Kernel, model) -> None:
+        probed.append((k, k.fetch(model.training), tuple(k.fetch(model(k.value(torch.ones(2, 4)))).shape)))
+
+    context = Context(kernel=None, ref=SimpleNamespace(), lab="lab9", fast=True, submission=tmp_path, grade_id="9_3",
+                      fresh_kernel=fresh_kernel)
+    assert toolkit.checkpoint_error(context, "w.pt", "build", images, labels, check=probe) == pytest.approx(expected)
+    assert probed == [(started[0], False, (2, 3))] and len(started) == 1, "one kernel: probed in eval mode, then measured"
+
+    def refuse(c: Context, k: Kernel, model) -> None:
+        raise Fail("9.3: w.pt is not what this lab grades")
+
+    context = dataclasses.replace(context, cache={})
+    for _ in range(2):   # every tier of the checkpoint says why, from the one measurement
+        with pytest.raises(Fail, match=r"^9\.3: w\.pt is not what this lab grades$"):
+            toolkit.checkpoint_error(context, "w.pt", "build", images, labels, check=refuse)
+    assert len(started) == 2
 
 
 def test_context_remembers_which_tasks_failed(ctx: Context) -> None:

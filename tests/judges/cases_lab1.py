@@ -351,6 +351,16 @@ CASES_1_5_BEST = [
         r"1\.5: .*could not be loaded", cell="1_5_best_code", tests=TIERS),
     bug("1.5", "best-model-untouched-stub", NB.stub("1_5_best_code"), r"NotImplementedError", cell="1_5_best_code",
         tests=TIERS),
+    # The same parameters as nn.Linear (the checkpoint loads), scores squared: no longer a linear classifier.
+    bug("1.5", "best-model-squared-scores", src("""
+        class SquaredLinear(nn.Linear):
+            def forward(self, x):
+                return super().forward(x) ** 2
+
+
+        def build_best_model() -> nn.Module:
+            return course.PixelClassifier(SquaredLinear(3072, 10))"""),
+        r"1\.5: lab1_best\.pt is not a linear classifier", cell="1_5_best_code", tests=TIERS),
     ok("1.5", "best-model-keyword", P("1_5_best_code", ("course.PixelClassifier(nn.Linear(3072, 10))",
                                                         "course.PixelClassifier(classifier=nn.Linear(3 * 32 * 32, 10))")),
        cell="1_5_best_code", tests=TIERS),
