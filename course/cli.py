@@ -7,6 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+from .startup import skip_unused_format_checkers
+
+skip_unused_format_checkers()   # first: course.validate (below) and the instructor's commands import nbformat
+
 from .paths import absolute_paths
 from .validate import main as validate_main
 

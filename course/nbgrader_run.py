@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .checkout import PipelineError, tools_path
+from .startup import NBGRADER_MAIN
 
 __all__ = ["run_nbgrader", "generate_assignment"]
 
@@ -17,7 +18,7 @@ def run_nbgrader(root: Path, *args: str, env: dict[str, str] | None = None,
     """``cd autograder && nbgrader ARGS`` with this interpreter; raise with nbgrader's own log on failure."""
     path = tools_path()
     # A session of its own, so a timeout kills the kernels nbgrader started too, not just nbgrader.
-    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=root / "autograder",
+    proc = subprocess.Popen([sys.executable, "-c", NBGRADER_MAIN, *args], cwd=root / "autograder",
                             env={**os.environ, "PATH": path, **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:

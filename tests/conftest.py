@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from course.startup import skip_unused_format_checkers
+
+skip_unused_format_checkers()   # before the tests import nbformat: 3.5 s of every test process (course/startup.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -30,6 +30,7 @@ from typing import Any
 
 import nbformat
 
+from ..startup import python_c
 from .engine import grade_submission
 from .intake import load_submission_notebook
 from .results import SubmissionResult
@@ -110,7 +111,9 @@ class GradingProcess:
         self._err = Path(self._tmp.name) / "stderr.txt"
 
     def _start(self) -> subprocess.Popen:
-        cmd = [sys.executable, "-m", "course.grader.one", "--serve", "--parent", str(os.getpid())]
+        # ``python -m course.grader.one --serve ...``, without jsonschema's slow optional checker (see startup.py)
+        cmd = [sys.executable, "-c", python_c("from course.grader.one import main; sys.exit(main())"), "--serve",
+               "--parent", str(os.getpid())]
         with open(self._err, "ab") as err:
             return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                                     env=_child_env(self.threads, self.env), start_new_session=True)
@@ -199,15 +202,6 @@ def _die_with(parent: int) -> None:
         os._exit(3)
 
 
-def _skip_unused_format_checkers() -> None:
-    """Keep jsonschema from loading ``rfc3987_syntax`` when nbformat imports it.
-
-    That optional checker (of "iri" formats, which no notebook schema uses) builds its grammars at import time:
-    about 4 s of every child's start-up here, against 0.5 s for the rest of nbformat's validator.
-    """
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-
-
 def serve() -> int:
     """``--serve``: grade the requests read from stdin (a JSON object a line), answering "done" on stdout each.
 
@@ -242,7 +236,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parent", type=int, default=0, help="die with this process")
     args = p.parse_args(argv)
     _die_with(args.parent)
-    _skip_unused_format_checkers()
     if args.serve:
         return serve()
     if not (args.folder and args.root and args.lab and args.out):
