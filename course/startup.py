@@ -12,11 +12,13 @@ import sys
 
 __all__ = ["NBGRADER_MAIN", "python_c", "skip_unused_format_checkers"]
 
+_CHECKER = "rfc3987_syntax"   # the module skipped, in this process and in the children's programs alike
+
 
 def python_c(statements: str) -> str:
     """A ``python -c`` program that runs ``statements`` (``sys`` imported) in a process without that checker:
     a child's ``-m module`` would import the module, and nbformat with it, before the module could say so."""
-    return f"import sys; sys.modules.setdefault('rfc3987_syntax', None); {statements}"
+    return f"import sys; sys.modules.setdefault({_CHECKER!r}, None); {statements}"
 
 
 #: ``python -c NBGRADER_MAIN ARGS``: ``python -m nbgrader ARGS`` (nbgrader/__main__.py), without that checker.
@@ -25,4 +27,4 @@ NBGRADER_MAIN = python_c("from nbgrader.apps.nbgraderapp import main; main()")
 
 def skip_unused_format_checkers() -> None:
     """Keep jsonschema from loading ``rfc3987_syntax`` in this process (call it before nbformat is imported)."""
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    sys.modules.setdefault(_CHECKER, None)  # type: ignore[arg-type]
