@@ -36,12 +36,10 @@ def test_outside_a_checkout_is_a_clear_error(tmp_path) -> None:
 
 
 def test_an_instructor_command_without_the_instructor_extra_names_it(repo_root) -> None:
-    # nbgrader made unimportable in the child, as in a student's install: the command says what to install, and the
-    # lookup that finds it missing does not import the real one (its Jupyter server extensions cost 1.5 s a start).
-    program = ("import sys; sys.modules['nbgrader'] = None; from course.cli import main; rc = main(sys.argv[1:]); "
-               "assert 'nbgrader.server_extensions' not in sys.modules; sys.exit(rc)")
+    # nbgrader made unimportable in the child, as in a student's install: the command says what to install.
+    program = "import sys; sys.modules['nbgrader'] = None; from course.cli import main; sys.exit(main(sys.argv[1:]))"
     proc = subprocess.run([sys.executable, "-c", program, "--root", str(repo_root), "check"], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "nbgrader is not installed" in proc.stderr and "pip install 'course[instructor]'" in proc.stderr, proc.stderr
 
@@ -50,9 +48,10 @@ def test_an_instructor_command_does_not_import_nbgrader_to_find_it(repo_root) ->
     program = ("import sys; from course.cli import main; rc = main(sys.argv[1:]); "
                "print('imported' if 'nbgrader' in sys.modules else 'not imported'); sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", program, "--root", str(repo_root), "slides", "gamma"],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 2 and "matches no lecture" in proc.stderr, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith("not imported"), proc.stdout
+
 
 @pytest.mark.slow
 def test_samples_grade_full_partial_zero_and_a_broken_one_is_a_row(readme_demo, course_copy) -> None:
