@@ -30,15 +30,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))   # lab5_cifar: the solution notebo
 def _convolution() -> None:
     import torch
     import torch.nn.functional as F
-    from lab5_cifar import SOLUTION, recipe_cells
+    from lab5_cifar import lab5_network
 
     # Lab 5's own network (the solution notebook's residual block in the course's skeleton), not a copy of it.
-    cells = recipe_cells(SOLUTION)
-    namespace: dict = {"__name__": "__lab5__"}
-    for name in ("setup", "residual block", "the network"):
-        exec(cells[name], namespace)  # noqa: S102 - the solution notebook's own cells
     torch.manual_seed(0)
-    model = namespace["build_cifar_model"]().to(memory_format=torch.channels_last)
+    model = lab5_network().to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     x = torch.rand(128, 3, 32, 32).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (128,))

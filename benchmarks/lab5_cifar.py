@@ -46,6 +46,16 @@ def recipe_cells(notebook: Path) -> dict[str, str]:
     return found
 
 
+def lab5_network():
+    """The solution notebook's CIFAR-10 network, untrained: its setup, residual-block and network cells run in a
+    namespace of their own, as in its kernel (``cores.py`` and ``lab5_compile.py`` time it)."""
+    cells = recipe_cells(SOLUTION)
+    namespace: dict = {"__name__": "__lab5__"}
+    for name in ("setup", "residual block", "the network"):
+        exec(cells[name], namespace)  # noqa: S102 - the solution notebook's own cells
+    return namespace["build_cifar_model"]()
+
+
 def whitening_filters(images, out_channels: int, eps: float = 1e-2):
     """(out_channels, 3, 3, 3) filters: the top out_channels / 2 eigenvectors of the 3 × 3 patches' covariance,
     each scaled by 1 / √(eigenvalue + eps), and their negatives (a ReLU follows: both signs must get through)."""

@@ -29,16 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))   # lab5_cifar: the solution notebook's cells
 
-
-def lab5_network():
-    """The solution notebook's CIFAR-10 network, untrained (its cells run in a namespace of their own)."""
-    from lab5_cifar import SOLUTION, recipe_cells
-
-    cells = recipe_cells(SOLUTION)
-    namespace: dict = {"__name__": "__lab5__"}
-    for name in ("setup", "residual block", "the network"):
-        exec(cells[name], namespace)  # noqa: S102 - the solution notebook's own cells
-    return namespace["build_cifar_model"]()
+from lab5_cifar import lab5_network  # after the path above
 
 
 def main() -> int:
